@@ -1,0 +1,3 @@
+// Package sim runs a whole meshlogd mesh on virtual time, reproducibly from a
+// seed: a discrete-event scheduler, a LoRa medium and scenario files.
+package sim
