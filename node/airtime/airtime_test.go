@@ -1,0 +1,144 @@
+package airtime
+
+import (
+	"math/rand"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func TestBudgetNeverExceeded(t *testing.T) {
+	for seed := int64(0); seed < 50; seed++ {
+		r := rand.New(rand.NewSource(seed))
+		b, err := NewBudget(0.01, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := NewScheduler(b, 1000)
+		now := t0
+		var sent []tx
+		for step := 0; step < 3000; step++ {
+			now = now.Add(time.Duration(r.Intn(20_000)) * time.Millisecond)
+			if r.Intn(3) == 0 {
+				_ = s.Enqueue(Frame{Airtime: time.Duration(50+r.Intn(1500)) * time.Millisecond, Priority: Priority(r.Intn(3)), Queued: now})
+			}
+			for {
+				f, ok, _ := s.Next(now)
+				if !ok {
+					break
+				}
+				sent = append(sent, tx{now, f.Airtime})
+				now = now.Add(f.Airtime) // half-duplex: nothing else while sending
+			}
+		}
+		if len(sent) < 10 {
+			t.Fatalf("seed %d: only %d frames sent", seed, len(sent))
+		}
+		// Check every window ending at a transmission end.
+		for _, end := range sent {
+			to := end.start.Add(end.dur)
+			from := to.Add(-time.Hour)
+			var used time.Duration
+			for _, x := range sent {
+				used += overlap(x, from, to)
+			}
+			if used > b.Limit() {
+				t.Fatalf("seed %d: %s used in the hour ending %s, limit %s", seed, used, to, b.Limit())
+			}
+		}
+	}
+}
+
+func TestPriorityAndBeaconShare(t *testing.T) {
+	b, _ := NewBudget(0.01, time.Hour) // 36 s per hour
+	s := NewScheduler(b, 100)
+	for i := 0; i < 40; i++ {
+		_ = s.Enqueue(Frame{Airtime: time.Second, Priority: Beacon})
+	}
+	_ = s.Enqueue(Frame{Airtime: time.Second, Priority: Data, Payload: []byte("d")})
+	f, ok, _ := s.Next(t0)
+	if !ok || f.Priority != Data {
+		t.Fatalf("first frame %v %v, want the data frame", f.Priority, ok)
+	}
+	beacons := 0
+	for {
+		f, ok, _ := s.Next(t0.Add(time.Duration(beacons+1) * time.Second))
+		if !ok {
+			break
+		}
+		if f.Priority != Beacon {
+			t.Fatal("unexpected frame")
+		}
+		beacons++
+	}
+	// Beacons may only use half the budget (18 s), and the data frame used 1 s
+	// of the same window.
+	if beacons != 17 {
+		t.Fatalf("%d beacons sent, want 17 (half the budget less the data frame)", beacons)
+	}
+	// Data still fits in the remaining budget.
+	_ = s.Enqueue(Frame{Airtime: time.Second, Priority: Data})
+	if f, ok, _ := s.Next(t0.Add(30 * time.Second)); !ok || f.Priority != Data {
+		t.Fatal("data frame starved by beacons")
+	}
+}
+
+func TestNextAllowedWaitsForWindow(t *testing.T) {
+	b, _ := NewBudget(0.01, time.Hour)
+	b.Record(t0, 36*time.Second)
+	at, err := b.NextAllowed(t0.Add(time.Minute), time.Second, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One second of the old transmission must leave the window.
+	want := t0.Add(time.Hour + time.Second - time.Second)
+	if at.Before(want) || at.After(want.Add(time.Second)) {
+		t.Fatalf("next allowed %s, want about %s", at.Sub(t0), want.Sub(t0))
+	}
+	if !b.Allowed(at, time.Second, 1) {
+		t.Fatal("NextAllowed returned a time that is not allowed")
+	}
+	if _, err := b.NextAllowed(t0, time.Minute, 1); err != ErrTooLong {
+		t.Fatalf("err = %v, want ErrTooLong", err)
+	}
+}
+
+func TestQueueBoundAndExpiry(t *testing.T) {
+	b, _ := NewBudget(1, time.Hour)
+	s := NewScheduler(b, 3)
+	_ = s.Enqueue(Frame{Airtime: time.Millisecond, Priority: Beacon, Payload: []byte("b1")})
+	_ = s.Enqueue(Frame{Airtime: time.Millisecond, Priority: Data, Payload: []byte("d1")})
+	_ = s.Enqueue(Frame{Airtime: time.Millisecond, Priority: Control, Payload: []byte("c1"), Expires: t0.Add(time.Second)})
+	_ = s.Enqueue(Frame{Airtime: time.Millisecond, Priority: Data, Payload: []byte("d2")})
+	if full, _ := s.Dropped(); full != 1 || s.Len() != 3 {
+		t.Fatalf("dropped %d, len %d", full, s.Len())
+	}
+	var got []string
+	for {
+		f, ok, _ := s.Next(t0.Add(2 * time.Second))
+		if !ok {
+			break
+		}
+		got = append(got, string(f.Payload))
+	}
+	if len(got) != 2 || got[0] != "d1" || got[1] != "d2" {
+		t.Fatalf("sent %v, want [d1 d2] (b1 dropped when full, c1 expired)", got)
+	}
+	if _, exp := s.Dropped(); exp != 1 {
+		t.Fatalf("expired %d", exp)
+	}
+}
+
+func TestBadArguments(t *testing.T) {
+	if _, err := NewBudget(0, time.Hour); err == nil {
+		t.Fatal("duty 0 accepted")
+	}
+	if _, err := NewBudget(1.5, time.Hour); err == nil {
+		t.Fatal("duty 1.5 accepted")
+	}
+	b, _ := NewBudget(0.01, time.Hour)
+	if err := NewScheduler(b, 1).Enqueue(Frame{Priority: 9}); err == nil {
+		t.Fatal("bad priority accepted")
+	}
+}
