@@ -1,0 +1,102 @@
+package node
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"time"
+)
+
+// ClockState is what must survive a reboot so that time never goes
+// backwards on a board without a real-time clock: the highest hybrid logical
+// clock value ever issued or observed, and the last Reticulum announce
+// timestamp (peers ignore an announce that is not newer than the one they
+// hold, RETICULUM.md §6).
+//
+// To spare the SD card, the runtime does not write the file on every event.
+// It persists a ceiling — the current value plus a lease (a minute by
+// default) — and writes again only when time approaches the ceiling. After
+// a crash the node resumes from the ceiling, which is always ahead of every
+// value it issued before the crash.
+type ClockState struct {
+	// HLCFloor is a packed HLC timestamp (48-bit ms, 16-bit logical) that
+	// every timestamp issued after a restart must exceed.
+	HLCFloor uint64
+	// AnnounceFloor is a Unix time in seconds that the next announce
+	// timestamp must exceed.
+	AnnounceFloor uint64
+	// Source tells how wall time was last learned: "free-running",
+	// "peers" or "gps".
+	Source string
+}
+
+const clockMagic = "MLCK"
+
+// ErrClockFile is returned for a clock file that is damaged.
+var ErrClockFile = errors.New("node: clock file damaged")
+
+// LoadClockState reads the clock file. A missing file yields the zero state.
+func LoadClockState(path string) (ClockState, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return ClockState{Source: "free-running"}, nil
+	}
+	if err != nil {
+		return ClockState{}, err
+	}
+	return decodeClockState(b)
+}
+
+func decodeClockState(b []byte) (ClockState, error) {
+	// magic(4) hlc(8) announce(8) srclen(1) src crc32c(4)
+	if len(b) < 4+8+8+1+4 || string(b[:4]) != clockMagic {
+		return ClockState{}, fmt.Errorf("%w: bad header", ErrClockFile)
+	}
+	n := int(b[20])
+	if len(b) != 21+n+4 {
+		return ClockState{}, fmt.Errorf("%w: bad length", ErrClockFile)
+	}
+	if crc32.Checksum(b[:21+n], crcTable) != binary.BigEndian.Uint32(b[21+n:]) {
+		return ClockState{}, fmt.Errorf("%w: checksum mismatch", ErrClockFile)
+	}
+	return ClockState{
+		HLCFloor:      binary.BigEndian.Uint64(b[4:]),
+		AnnounceFloor: binary.BigEndian.Uint64(b[12:]),
+		Source:        string(b[21 : 21+n]),
+	}, nil
+}
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+func (s ClockState) encode() []byte {
+	src := s.Source
+	if len(src) > 255 {
+		src = src[:255]
+	}
+	b := make([]byte, 0, 25+len(src))
+	b = append(b, clockMagic...)
+	b = binary.BigEndian.AppendUint64(b, s.HLCFloor)
+	b = binary.BigEndian.AppendUint64(b, s.AnnounceFloor)
+	b = append(b, byte(len(src)))
+	b = append(b, src...)
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+}
+
+// SaveClockState writes the clock file durably (temp file, fsync, rename).
+func SaveClockState(path string, s ClockState) error {
+	return writeFileDurable(path, s.encode(), 0o600)
+}
+
+// ClockLease is how far ahead of the current clock the persisted floor is
+// placed, so the file is rewritten about once per lease, not per event.
+const ClockLease = time.Minute
+
+// PackHLC packs milliseconds and a logical counter like the HLC does.
+func PackHLC(ms int64, logical uint16) uint64 {
+	return uint64(ms)<<16 | uint64(logical)
+}
+
+// HLCMillis returns the physical milliseconds of a packed HLC value.
+func HLCMillis(v uint64) int64 { return int64(v >> 16) }
