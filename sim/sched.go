@@ -29,7 +29,7 @@ func (q *queue) Less(i, j int) bool {
 	return a.seq < b.seq
 }
 func (q *queue) Swap(i, j int) { q.items[i], q.items[j] = q.items[j], q.items[i] }
-func (q *queue) Push(x any)   { q.items = append(q.items, x.(action)) }
+func (q *queue) Push(x any)    { q.items = append(q.items, x.(action)) }
 func (q *queue) Pop() any {
 	n := len(q.items) - 1
 	it := q.items[n]

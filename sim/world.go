@@ -58,10 +58,10 @@ type simNode struct {
 	count      int           // events held (durable + in flight)
 	lastChange time.Duration // when count last changed
 
-	tx                        []txRecord
-	frames, bytes, drops      int64
-	airtime                   time.Duration
-	rxPackets, rxBad, rxLost  int64
+	tx                         []txRecord
+	frames, bytes, drops       int64
+	airtime                    time.Duration
+	rxPackets, rxBad, rxLost   int64
 	writes, writeErrs, skipped int
 }
 
