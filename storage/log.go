@@ -244,7 +244,7 @@ func (l *Log) rotate(seq uint64) error {
 		return fmt.Errorf("storage: create segment %s: %w", tmp, err)
 	}
 	fail := func(err error) error {
-		_ = f.Close()         // the file is abandoned; err says why
+		_ = f.Close()          // the file is abandoned; err says why
 		_ = l.fsys.Remove(tmp) // best effort: a stray *.tmp is removed by the next Open
 		return fmt.Errorf("storage: create segment %s: %w", final, err)
 	}
