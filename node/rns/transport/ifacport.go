@@ -3,6 +3,8 @@ package transport
 import (
 	"context"
 	"sync/atomic"
+
+	"github.com/meshlogd/meshlogd/node/rns"
 )
 
 // WithIFAC wraps a Port so that every interface it produces applies the
@@ -14,7 +16,7 @@ import (
 // The reference drops packets carrying the IFAC flag on interfaces without
 // access codes; the router does that for unwrapped interfaces (the packet
 // parser refuses the flag).
-func WithIFAC(port Port, ifac *IFAC) Port {
+func WithIFAC(port Port, ifac *rns.IFAC) Port {
 	if ifac == nil {
 		return port
 	}
@@ -23,7 +25,7 @@ func WithIFAC(port Port, ifac *IFAC) Port {
 
 type ifacPort struct {
 	inner Port
-	ifac  *IFAC
+	ifac  *rns.IFAC
 	// Rejected counts packets dropped for a missing or wrong access code.
 	rejected atomic.Int64
 }
@@ -66,7 +68,7 @@ func (s *ifacSink) Inbound(raw []byte, from Interface) {
 // the router keeps recognising a TCP client across reconnects.
 type ifacInterface struct {
 	inner Interface
-	ifac  *IFAC
+	ifac  *rns.IFAC
 }
 
 func (i ifacInterface) Name() string   { return i.inner.Name() }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/meshlogd/meshlogd/node/rns"
 )
 
 // TCP interface defaults.
@@ -65,7 +67,7 @@ func (c *tcpConn) Send(raw []byte) error {
 	if len(raw) > c.maxFrame {
 		return ErrTooLarge
 	}
-	frame := AppendHDLCFrame(make([]byte, 0, len(raw)+len(raw)/8+4), raw)
+	frame := rns.AppendHDLC(make([]byte, 0, len(raw)+len(raw)/8+4), raw)
 	select {
 	case c.queue <- frame:
 		return nil
@@ -107,12 +109,12 @@ func (c *tcpConn) serve(ctx context.Context, deliver func([]byte)) {
 			}
 		}
 	}()
-	d := Deframer{MaxFrame: c.maxFrame}
+	d := rns.HDLCDeframer{MaxFrame: c.maxFrame}
 	buf := make([]byte, 4096)
 	for {
 		n, err := c.conn.Read(buf)
 		if n > 0 {
-			d.Write(buf[:n], func(frame []byte) {
+			d.Feed(buf[:n], func(frame []byte) {
 				deliver(append([]byte(nil), frame...))
 			})
 		}
