@@ -351,7 +351,7 @@ func TestIndex(t *testing.T) {
 	for i := 1; i <= 1000; i++ {
 		x.Put(a, uint64(i), loc(i))
 	}
-	x.Put(b, 5000, loc(1))   // new key, far seq
+	x.Put(b, 5000, loc(1))    // new key, far seq
 	x.Put(a, 1000000, loc(2)) // far jump: sparse
 	x.Put(a, 0, loc(3))       // below base: sparse
 	x.Put(a, 1002, loc(4))    // small gap: dense
