@@ -117,11 +117,14 @@ type signedWire struct {
 // sigDomain separates feed signatures from every other use of the key.
 const sigDomain = "meshlogd/feed/v1/sig\x00"
 
-// SigningMessage returns the bytes an author signs for an event id:
-// "meshlogd/feed/v1/sig\x00" ‖ id.
-func SigningMessage(id ID) []byte {
-	m := make([]byte, 0, len(sigDomain)+len(id))
+// SigningMessage returns the bytes an author signs for event id in the
+// dataset whose genesis id is dataset: "meshlogd/feed/v1/sig\x00" ‖ dataset
+// ‖ id. For the genesis itself, dataset is its own id. Binding the dataset
+// makes a signature from another dataset useless here.
+func SigningMessage(dataset, id ID) []byte {
+	m := make([]byte, 0, len(sigDomain)+2*len(id))
 	m = append(m, sigDomain...)
+	m = append(m, dataset[:]...)
 	return append(m, id[:]...)
 }
 
@@ -231,16 +234,33 @@ func DecodeSigned(b []byte) (Signed, error) {
 	return s, nil
 }
 
-// Sign returns s with the signature of its id by id, which must be the
+// Sign signs e for the dataset whose genesis id is dataset (for a genesis
+// event, pass its own id or the zero ID) with id, which must be the
 // author's identity.
-func Sign(e Event, id *rns.Identity) (Signed, error) {
+func Sign(e Event, dataset ID, id *rns.Identity) (Signed, error) {
 	if id.Hash() != e.Author {
 		return Signed{}, fmt.Errorf("%w: signing identity %s is not author %s", ErrWrongAuthor, id.Hash(), e.Author)
 	}
 	eid := e.ID()
-	sig, err := id.Sign(SigningMessage(eid))
+	if e.Kind == KindGenesis {
+		dataset = eid
+	}
+	sig, err := id.Sign(SigningMessage(dataset, eid))
 	if err != nil {
 		return Signed{}, fmt.Errorf("feed: sign: %w", err)
 	}
 	return Signed{Event: e, Sig: sig}, nil
+}
+
+// VerifySig reports whether s carries a valid signature by key for the
+// dataset whose genesis id is dataset. An unsigned event does not verify.
+func (s *Signed) VerifySig(dataset ID, key *rns.Identity) bool {
+	if len(s.Sig) != rns.SigLength {
+		return false
+	}
+	eid := s.ID()
+	if s.Kind == KindGenesis {
+		dataset = eid
+	}
+	return key.Verify(s.Sig, SigningMessage(dataset, eid))
 }
