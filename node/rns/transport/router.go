@@ -29,8 +29,6 @@ const (
 	// maxRandomBlobs is how many announce random hashes are kept per path
 	// (MAX_RANDOM_BLOBS).
 	maxRandomBlobs = 64
-	// pathRequestTagLen is the length of a path request tag.
-	pathRequestTagLen = rns.TruncatedHashLength
 	// maxPendingReceipts bounds the proofs awaited for sent packets.
 	maxPendingReceipts = 256
 )
@@ -48,19 +46,6 @@ var (
 	ErrNotLocal         = errors.New("transport: not a registered local destination")
 	ErrStale            = errors.New("transport: announce not newer than the held path")
 )
-
-// pathRequestDest is the PLAIN destination rnstransport.path.request.
-var pathRequestDest = func() rns.Hash {
-	nh, err := rns.ComputeNameHash("rnstransport", "path", "request")
-	if err != nil {
-		panic(err)
-	}
-	return rns.DestinationHash(nh, nil)
-}()
-
-// PathRequestDestination returns the well-known path request destination
-// hash (6b9f66014d9853faab220fba47d02761).
-func PathRequestDestination() rns.Hash { return pathRequestDest }
 
 // Config configures a Router. The zero value is usable.
 type Config struct {
@@ -400,14 +385,10 @@ func (r *Router) buildAnnounce(h rns.Hash, appData []byte, now time.Time, pathRe
 // RequestPath broadcasts a path request for dest (RNS/Transport.py
 // request_path for a non-transport instance: data = destination ‖ tag).
 func (r *Router) RequestPath(dest rns.Hash, now time.Time) error {
-	var tag [pathRequestTagLen]byte
-	if _, err := io.ReadFull(r.cfg.Rand, tag[:]); err != nil {
+	p, err := rns.NewPathRequest(r.cfg.Rand, dest, nil)
+	if err != nil {
 		return err
 	}
-	data := make([]byte, 0, 2*rns.TruncatedHashLength)
-	data = append(data, dest[:]...)
-	data = append(data, tag[:]...)
-	p := &rns.Packet{Type: rns.Data, DestType: rns.Plain, Destination: pathRequestDest, Context: rns.CtxNone, Data: data}
 	if err := r.broadcast(p); err != nil {
 		return err
 	}
@@ -700,7 +681,7 @@ func (r *Router) inboundData(p *rns.Packet, hash [32]byte, from Interface, now t
 		}
 		return r.linkReceive(l, p, from, now)
 	}
-	if p.DestType == rns.Plain && p.Destination == pathRequestDest {
+	if p.DestType == rns.Plain && p.Destination == rns.PathRequestDestination {
 		return r.inboundPathRequest(p, from, now)
 	}
 	ld, ok := r.locals[p.Destination]
@@ -728,20 +709,12 @@ func (r *Router) inboundData(p *rns.Packet, hash [32]byte, from Interface, now t
 // for its own destinations, with an announce of context PATH_RESPONSE on the
 // requesting interface).
 func (r *Router) inboundPathRequest(p *rns.Packet, from Interface, now time.Time) error {
-	d := p.Data
-	if len(d) <= rns.TruncatedHashLength {
-		return fmt.Errorf("%w: path request without tag", ErrFiltered)
+	pr, err := rns.ParsePathRequest(p.Data)
+	if err != nil {
+		return err
 	}
-	var dest rns.Hash
-	copy(dest[:], d)
-	tag := d[rns.TruncatedHashLength:]
-	if len(d) > 2*rns.TruncatedHashLength {
-		tag = d[2*rns.TruncatedHashLength:] // after the requester's transport id
-	}
-	if len(tag) > pathRequestTagLen {
-		tag = tag[:pathRequestTagLen]
-	}
-	unique := rns.FullHash(dest[:], tag)
+	dest := pr.Destination
+	unique := rns.FullHash(dest[:], pr.Tag)
 	if r.prTags.Seen(unique) {
 		return ErrDuplicate
 	}
