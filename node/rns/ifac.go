@@ -131,11 +131,14 @@ func (f *IFAC) Apply(raw []byte) ([]byte, error) {
 // when the packet is not longer than 2 + size bytes, and ErrIFACMismatch
 // when the code does not verify.
 func (f *IFAC) Verify(wire []byte) ([]byte, error) {
-	if len(wire) <= 2+f.size {
+	if len(wire) <= 2 {
 		return nil, parseErr("IFAC packet", len(wire), ErrTruncated)
 	}
 	if wire[0]&IFACFlag == 0 {
 		return nil, ErrIFACMissing
+	}
+	if len(wire) <= 2+f.size {
+		return nil, parseErr("IFAC packet", len(wire), ErrTruncated)
 	}
 	if len(wire) > MaxRawPacket+SigLength {
 		return nil, parseErr("IFAC packet", len(wire), ErrOversized)
