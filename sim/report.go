@@ -100,8 +100,12 @@ type NodeStat struct {
 	Drops       int64
 	RxPackets   int64
 	Up          bool
-	TX          []TX // transmitted frames (for the timeline)
+	TX          []TX   // transmitted frames (for the timeline)
+	Down        []Span // times the node was down
 }
+
+// Span is a time range [From, To).
+type Span struct{ From, To time.Duration }
 
 // TX is one transmitted frame.
 type TX struct{ Start, Dur time.Duration }
@@ -168,6 +172,13 @@ func (w *world) figures() (Figures, *Detail) {
 			}
 			ns.IdlePerHour = a.Seconds() / idleSpan.Hours()
 			idleSum += ns.IdlePerHour
+		}
+		for _, dn := range nd.downs {
+			to := dn[1]
+			if to < 0 {
+				to = sc.Until
+			}
+			ns.Down = append(ns.Down, Span{From: dn[0], To: to})
 		}
 		for _, t := range nd.tx {
 			ns.TX = append(ns.TX, TX{Start: t.start, Dur: t.dur})

@@ -58,6 +58,7 @@ type simNode struct {
 	count      int           // events held (durable + in flight)
 	lastChange time.Duration // when count last changed
 
+	downs                      [][2]time.Duration // down spans (end -1 while down)
 	tx                         []txRecord
 	frames, bytes, drops       int64
 	airtime                    time.Duration
@@ -612,6 +613,7 @@ func (w *world) down(nd *simNode) {
 		return
 	}
 	nd.up = false
+	nd.downs = append(nd.downs, [2]time.Duration{w.q.now, -1})
 	nd.epoch++
 	for _, r := range nd.pending {
 		w.hold(r, -1)
@@ -636,6 +638,7 @@ func (w *world) upNode(nd *simNode) {
 		return
 	}
 	nd.up = true
+	nd.downs[len(nd.downs)-1][1] = w.q.now
 	nd.eng = eng
 	nd.lastChange = w.q.now
 	w.pump(nd)
