@@ -100,10 +100,14 @@ func (f *IFAC) code(raw []byte) ([]byte, error) {
 // transmit): the code is the tail of the IFAC identity's signature of the
 // packet, inserted after the two header bytes; the IFAC flag is set; and
 // every byte except the code is XOR-masked with HKDF(len, code, salt = key),
-// keeping the flag set. Packets shorter than 2 bytes are refused.
+// keeping the flag set. Packets shorter than 2 bytes, or already carrying
+// the IFAC flag, are refused.
 func (f *IFAC) Apply(raw []byte) ([]byte, error) {
 	if len(raw) < 2 {
 		return nil, parseErr("packet", len(raw), ErrTruncated)
+	}
+	if raw[0]&IFACFlag != 0 {
+		return nil, fmt.Errorf("%w: IFAC flag already set", ErrMalformed)
 	}
 	code, err := f.code(raw)
 	if err != nil {
