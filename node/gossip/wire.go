@@ -51,7 +51,7 @@ const (
 	// MinPayloadLimit is the smallest payload limit an engine accepts: a
 	// header, a frontier chunk with two entries or a slice with a
 	// signed event must fit.
-	MinPayloadLimit = 160
+	MinPayloadLimit = 175
 	// MaxPayloadLimit is the largest payload limit an engine accepts (the
 	// Reticulum MTU).
 	MaxPayloadLimit = 500
@@ -134,15 +134,12 @@ type Frontier struct {
 	Entries []FrontierEntry
 }
 
-// Slice carries consecutive events of one author, encoded by feed.EncodeRun.
-// Author, From and Count repeat what the run holds so that a listener can
-// suppress its own overlapping transmission without decoding the run.
+// Slice carries consecutive events of one author: Run is the compact run
+// encoding of node/feed (feed.EncodeRun), which names the author (by an
+// unambiguous prefix), the first seq and the event count itself.
 type Slice struct {
-	Tag    Tag
-	Author rns.Hash
-	From   uint64 // sequence number of the first event in Run
-	Count  uint64 // number of events in Run
-	Run    []byte // feed.EncodeRun bytes; aliases the decoded buffer
+	Tag Tag
+	Run []byte // feed.EncodeRun bytes, the rest of the payload; aliases the decoded buffer
 }
 
 // WantRange asks for events From..To (inclusive) of Author.
@@ -229,15 +226,7 @@ func entrySize(e FrontierEntry) int { return entryOverhead + authorSize + uintSi
 // AppendTo implements Msg.
 func (m *Slice) AppendTo(dst []byte) []byte {
 	dst = appendHeader(dst, KindSlice, m.Tag)
-	dst = msgp.AppendBytes(dst, m.Author[:])
-	dst = msgp.AppendUint64(dst, m.From)
-	dst = msgp.AppendUint64(dst, m.Count)
 	return append(dst, m.Run...)
-}
-
-// sliceOverhead is the encoded size of a slice without its run.
-func sliceOverhead(from, count uint64) int {
-	return HeaderSize + 2 + authorSize + uintSize(from) + uintSize(count)
 }
 
 // AppendTo implements Msg.
@@ -462,25 +451,10 @@ func (d *decoder) frontier(tag Tag) (Msg, error) {
 }
 
 func (d *decoder) slice(tag Tag) (Msg, error) {
-	m := &Slice{Tag: tag}
-	var err error
-	if m.Author, err = d.author("author"); err != nil {
-		return nil, err
-	}
-	if m.From, err = d.uint("from"); err != nil {
-		return nil, err
-	}
-	if m.Count, err = d.uint("count"); err != nil {
-		return nil, err
-	}
-	if m.From == 0 || m.Count == 0 || m.From+m.Count < m.From {
-		return nil, d.fail("count", fmt.Errorf("%w: bad range from %d count %d", ErrMalformed, m.From, m.Count))
-	}
-	// Each event takes at least one byte of run, which bounds Count.
-	if m.Count > uint64(len(d.rest)) {
+	if len(d.rest) == 0 {
 		return nil, d.fail("run", ErrTruncated)
 	}
-	m.Run = d.rest
+	m := &Slice{Tag: tag, Run: d.rest}
 	d.rest = nil
 	return m, nil
 }

@@ -1,0 +1,155 @@
+package gossip
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/meshlogd/meshlogd/node/rns"
+)
+
+// Default configuration values. Times are milliseconds.
+const (
+	// DefaultPayloadLimit is what fits one LoRa frame inside a Reticulum
+	// GROUP packet: 254-byte frame payload after the RNode header byte,
+	// minus the 19-byte header and the 48-byte token overhead, minus PKCS7
+	// padding to a 16-byte block.
+	DefaultPayloadLimit = 175
+	// LinkPayloadLimit is the Reticulum link MDU: the payload limit for
+	// messages addressed to a peer over a link.
+	LinkPayloadLimit = 431
+	// DefaultTrickleIminMs is the shortest beacon interval.
+	DefaultTrickleIminMs = 8_000
+	// DefaultTrickleDoublings gives Imax = Imin·2^9 ≈ 68 minutes.
+	DefaultTrickleDoublings = 9
+	// DefaultTrickleK is the Trickle redundancy constant.
+	DefaultTrickleK = 1
+	// DefaultHoldBackMs bounds the random delay before answering a
+	// frontier, a want or a beacon mismatch (duplicate suppression window).
+	DefaultHoldBackMs = 1_500
+	// DefaultTxSpacingMs is the least time between two data messages
+	// (frontier, slice, want) of one channel.
+	DefaultTxSpacingMs = 1_000
+	// DefaultQuietMs: while slices are being heard on a channel, a node
+	// postpones its frontier until the channel was quiet this long.
+	DefaultQuietMs = 4_000
+	// DefaultFrontierGapMs is the least time between two frontiers a node
+	// sends on one channel.
+	DefaultFrontierGapMs = 10_000
+	// DefaultResendGuardMs: a range sent on a channel is not sent there
+	// again in answer to a frontier within this time (the listener may
+	// still be verifying it); explicit wants are always served.
+	DefaultResendGuardMs = 30_000
+	// DefaultWantAfterMs is how long a known gap must persist before the
+	// first want; later wants back off exponentially.
+	DefaultWantAfterMs = 12_000
+	// DefaultAppendDelayMs batches local appends before pushing them.
+	DefaultAppendDelayMs = 1_000
+	// DefaultSigSpanBytes is how many bytes of unsigned run a sender
+	// lets go on air before it includes a signature again (a receiver
+	// holds that much pending in its gap buffer).
+	DefaultSigSpanBytes = 2048
+	// DefaultMaxPeers bounds per-peer (link) channels.
+	DefaultMaxPeers = 8
+	// DefaultMaxClaims bounds remembered "a neighbour has more of author
+	// X" claims that drive wants.
+	DefaultMaxClaims = 64
+	// DefaultMaxWantAttempts: a claim that gets no progress after this
+	// many wants is forgotten (a lying or departed neighbour).
+	DefaultMaxWantAttempts = 6
+)
+
+// Config configures an Engine. Zero fields take the defaults above, except
+// Rand, which is required. A Config is validated once by New; nothing
+// changes behaviour afterwards.
+type Config struct {
+	// Identity is the local author. Nil makes a relay: it syncs and
+	// relays every member's events but cannot Append.
+	Identity *rns.Identity
+	// PayloadLimit bounds every broadcast message (bytes of sync payload
+	// handed to the Reticulum layer). Default DefaultPayloadLimit.
+	PayloadLimit int
+	// PeerPayloadLimit bounds messages addressed to a peer (a link).
+	// Default LinkPayloadLimit.
+	PeerPayloadLimit int
+	// Rand returns uniformly random 64-bit values: Trickle fire times and
+	// hold-back delays. Pass a seeded generator for reproducible runs.
+	Rand func() uint64
+	// TrickleIminMs, TrickleDoublings and TrickleK parameterise the beacon
+	// timer (RFC 6206 Imin, Imax = Imin·2^doublings, k). TrickleK < 0
+	// disables suppression.
+	TrickleIminMs    int64
+	TrickleDoublings int
+	TrickleK         int
+	// HoldBackMs, TxSpacingMs, QuietMs, FrontierGapMs, ResendGuardMs,
+	// WantAfterMs and AppendDelayMs: see the Default… constants.
+	HoldBackMs    int64
+	TxSpacingMs   int64
+	QuietMs       int64
+	FrontierGapMs int64
+	ResendGuardMs int64
+	WantAfterMs   int64
+	AppendDelayMs int64
+	// SigSpanBytes: see DefaultSigSpanBytes.
+	SigSpanBytes int
+	// MaxPeers, MaxClaims, MaxWantAttempts bound per-peer state.
+	MaxPeers        int
+	MaxClaims       int
+	MaxWantAttempts int
+	// MaxClockDriftMs bounds how far ahead of local physical time a
+	// received HLC may be and still advance the local clock. Default
+	// hlc.DefaultMaxDrift.
+	MaxClockDriftMs int64
+}
+
+// ErrConfig is returned by New for an invalid Config.
+var ErrConfig = errors.New("gossip: invalid config")
+
+func (c *Config) withDefaults() (Config, error) {
+	out := *c
+	def := func(v *int64, d int64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defInt(&out.PayloadLimit, DefaultPayloadLimit)
+	defInt(&out.PeerPayloadLimit, LinkPayloadLimit)
+	def(&out.TrickleIminMs, DefaultTrickleIminMs)
+	defInt(&out.TrickleDoublings, DefaultTrickleDoublings)
+	defInt(&out.TrickleK, DefaultTrickleK)
+	def(&out.HoldBackMs, DefaultHoldBackMs)
+	def(&out.TxSpacingMs, DefaultTxSpacingMs)
+	def(&out.QuietMs, DefaultQuietMs)
+	def(&out.FrontierGapMs, DefaultFrontierGapMs)
+	def(&out.ResendGuardMs, DefaultResendGuardMs)
+	def(&out.WantAfterMs, DefaultWantAfterMs)
+	def(&out.AppendDelayMs, DefaultAppendDelayMs)
+	defInt(&out.SigSpanBytes, DefaultSigSpanBytes)
+	defInt(&out.MaxPeers, DefaultMaxPeers)
+	defInt(&out.MaxClaims, DefaultMaxClaims)
+	defInt(&out.MaxWantAttempts, DefaultMaxWantAttempts)
+	def(&out.MaxClockDriftMs, defaultMaxDrift)
+	if out.TrickleK < 0 {
+		out.TrickleK = 0
+	}
+	switch {
+	case out.Rand == nil:
+		return out, fmt.Errorf("%w: Rand is required", ErrConfig)
+	case out.PayloadLimit < MinPayloadLimit || out.PayloadLimit > MaxPayloadLimit:
+		return out, fmt.Errorf("%w: PayloadLimit %d outside [%d, %d]", ErrConfig, out.PayloadLimit, MinPayloadLimit, MaxPayloadLimit)
+	case out.PeerPayloadLimit < MinPayloadLimit || out.PeerPayloadLimit > MaxPayloadLimit:
+		return out, fmt.Errorf("%w: PeerPayloadLimit %d outside [%d, %d]", ErrConfig, out.PeerPayloadLimit, MinPayloadLimit, MaxPayloadLimit)
+	case out.TrickleDoublings < 0 || out.TrickleDoublings > 20:
+		return out, fmt.Errorf("%w: TrickleDoublings %d outside [0, 20]", ErrConfig, out.TrickleDoublings)
+	case out.TrickleIminMs < 0 || out.HoldBackMs < 0 || out.TxSpacingMs < 0 || out.QuietMs < 0 ||
+		out.FrontierGapMs < 0 || out.ResendGuardMs < 0 || out.WantAfterMs < 0 || out.AppendDelayMs < 0:
+		return out, fmt.Errorf("%w: negative duration", ErrConfig)
+	case out.SigSpanBytes < 0 || out.MaxPeers < 0 || out.MaxClaims < 0 || out.MaxWantAttempts < 0:
+		return out, fmt.Errorf("%w: negative bound", ErrConfig)
+	}
+	return out, nil
+}

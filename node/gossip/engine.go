@@ -1,0 +1,964 @@
+package gossip
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/meshlogd/meshlogd/node/feed"
+	"github.com/meshlogd/meshlogd/node/feed/hlc"
+	"github.com/meshlogd/meshlogd/node/rns"
+	"github.com/meshlogd/meshlogd/node/view"
+)
+
+const defaultMaxDrift = hlc.DefaultMaxDrift
+
+// PeerID names where a message came from or goes to: a Reticulum link id
+// (or any 16-byte peer handle the runtime chooses). The zero PeerID is the
+// broadcast channel (the dataset's GROUP destination on the local radio).
+type PeerID [16]byte
+
+// Broadcast is the zero PeerID: the shared broadcast channel.
+var Broadcast PeerID
+
+// IsBroadcast reports whether p is the broadcast channel.
+func (p PeerID) IsBroadcast() bool { return p == PeerID{} }
+
+// String returns "broadcast" or the peer's hex form.
+func (p PeerID) String() string {
+	if p.IsBroadcast() {
+		return "broadcast"
+	}
+	return hex.EncodeToString(p[:])
+}
+
+// Message is one outbound sync message.
+type Message struct {
+	// To is the destination: Broadcast (zero) or a peer.
+	To PeerID
+	// Payload is the encoded message, at most the channel's payload limit.
+	// It is owned by the receiver of the Ready.
+	Payload []byte
+}
+
+// ReportKind classifies a Report.
+type ReportKind uint8
+
+// Report kinds.
+const (
+	// ReportFork: two different events with the same (author, seq) were
+	// seen. The author's feed is frozen by the feed log; Err carries the
+	// detail.
+	ReportFork ReportKind = iota + 1
+	// ReportRejected: a received event failed verification (bad signature,
+	// broken chain, non-member, …); Err says why. It was not stored or
+	// relayed.
+	ReportRejected
+	// ReportBadRun: a slice's run could not be decoded; Err says why.
+	ReportBadRun
+	// ReportClockDrift: a received event's HLC was too far ahead of local
+	// time to advance the local clock (the event itself was accepted).
+	ReportClockDrift
+	// ReportUnsendable: an event cannot be sent within the payload limit
+	// (it is larger than a slice can carry); it stays stored.
+	ReportUnsendable
+)
+
+// String returns the kind's name.
+func (k ReportKind) String() string {
+	switch k {
+	case ReportFork:
+		return "fork"
+	case ReportRejected:
+		return "rejected"
+	case ReportBadRun:
+		return "bad-run"
+	case ReportClockDrift:
+		return "clock-drift"
+	case ReportUnsendable:
+		return "unsendable"
+	}
+	return fmt.Sprintf("report(%d)", uint8(k))
+}
+
+// Report is something the runtime should log or surface: a fork, a
+// rejected event, a bad run.
+type Report struct {
+	Kind   ReportKind
+	Peer   PeerID   // channel the cause arrived on
+	Author rns.Hash // author concerned, if any
+	Seq    uint64   // sequence number concerned, if any
+	Err    error    // detail; unwraps to a feed or gossip sentinel
+}
+
+// Ready is one batch of engine output. The runtime must make Persist
+// durable (in order) before it transmits Messages, then call Advance.
+type Ready struct {
+	// Persist lists newly accepted events in acceptance (chain) order.
+	Persist []feed.Signed
+	// Messages to transmit, in order.
+	Messages []Message
+	// ViewChanges lists the events folded into the view since the last
+	// Ready, in fold order.
+	ViewChanges []view.Change
+	// ViewRebuilt reports that the view was rebuilt from the log (after a
+	// revocation): ViewChanges cannot describe removals, re-read it.
+	ViewRebuilt bool
+	// Reports lists forks, rejected events and other notable conditions.
+	Reports []Report
+	// Revoked lists accepted events withdrawn by a fork freeze or a
+	// membership change. The view has been rebuilt without them; storage
+	// may forget them (restoring them is harmless: the log rejects them
+	// again).
+	Revoked []feed.Signed
+}
+
+// Errors returned by Engine methods.
+var (
+	// ErrNoIdentity: Append on an engine without an Identity.
+	ErrNoIdentity = errors.New("gossip: engine has no identity")
+)
+
+// Engine is the sync engine of one dataset: a pure state machine. It does
+// no I/O, starts no goroutines, reads no clock and draws no randomness of
+// its own. It is not safe for concurrent use: one goroutine owns it.
+type Engine struct {
+	cfg   Config
+	log   *feed.Log
+	view  *view.View
+	clock *hlc.Clock
+	tag   Tag
+
+	// durable is the durable frontier: events confirmed by Advance. Only
+	// these are advertised and sent.
+	durable  map[rns.Hash]uint64
+	durCount uint64
+	durHash  uint64
+
+	unstable []feed.Signed // accepted, not yet handed out in a Ready
+	msgs     []Message
+	changes  []view.Change
+	rebuilt  bool
+	reports  []Report
+	revoked  []feed.Signed
+
+	bcast *channel
+	peers map[PeerID]*channel
+
+	claims map[rns.Hash]*claim   // someone has more of author X than we do
+	tails  map[rns.Hash]tail     // last event of a decoded, still pending run
+	pend   map[rns.Hash]*seqSet  // seqs ingested but pending in the gap buffer
+	now    int64                 // latest time seen
+}
+
+// channel is the per-destination sync state: the broadcast channel or one
+// peer (link).
+type channel struct {
+	peer      PeerID
+	limit     int
+	trickle   Trickle
+	lastHeard int64
+
+	frontierDue    int64 // -1: none scheduled
+	frontierSentAt int64
+	lastSliceAt    int64 // last slice heard on this channel
+
+	push    map[rns.Hash]*seqSet // ranges to send
+	pushDue int64                // -1: nothing scheduled
+	sent    map[rns.Hash]sentMark
+	sigDebt map[rns.Hash]int // unsigned run bytes sent since the last signature
+
+	wants   map[rns.Hash]span // wants to send
+	wantDue int64
+
+	nextTx int64 // earliest time for the next data message
+}
+
+type sentMark struct {
+	to uint64
+	at int64
+}
+
+// claim records that some channel advertised more of an author than we
+// hold: the basis for wants.
+type claim struct {
+	seq      uint64 // highest seq claimed
+	peer     PeerID // where the claim came from
+	since    int64  // when the current gap (no progress) began
+	have     uint64 // our frontier when since was set
+	attempts int
+	nextAt   int64
+}
+
+const never = int64(-1) << 62
+
+// New returns an engine for the dataset held by log. Every event in log is
+// taken to be durable (restored from storage). The engine takes ownership
+// of log: callers must not use it afterwards.
+func New(cfg Config, log *feed.Log, nowMs int64) (*Engine, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		return nil, fmt.Errorf("%w: nil log", ErrConfig)
+	}
+	e := &Engine{
+		cfg:     c,
+		log:     log,
+		view:    view.New(),
+		clock:   hlc.NewClock(c.MaxClockDriftMs),
+		durable: map[rns.Hash]uint64{},
+		peers:   map[PeerID]*channel{},
+		claims:  map[rns.Hash]*claim{},
+		tails:   map[rns.Hash]tail{},
+		pend:    map[rns.Hash]*seqSet{},
+		now:     nowMs,
+	}
+	id := log.DatasetID()
+	copy(e.tag[:], id[:TagSize])
+	for a, seq := range log.Frontier() {
+		e.durable[a] = seq
+	}
+	e.rebuildView()
+	_, _ = e.clock.Observe(log.MaxHLC(), nowMs) // a restored HLC from the future only fails to advance the clock
+	e.recomputeDigest()
+	e.bcast = e.newChannel(Broadcast, c.PayloadLimit, nowMs)
+	return e, nil
+}
+
+func (e *Engine) newChannel(p PeerID, limit int, now int64) *channel {
+	ch := &channel{
+		peer:           p,
+		limit:          limit,
+		trickle:        Trickle{IminMs: e.cfg.TrickleIminMs, ImaxMs: e.cfg.TrickleIminMs << e.cfg.TrickleDoublings, K: e.cfg.TrickleK},
+		lastHeard:      now,
+		frontierDue:    -1,
+		frontierSentAt: never,
+		lastSliceAt:    never,
+		push:           map[rns.Hash]*seqSet{},
+		pushDue:        -1,
+		sent:           map[rns.Hash]sentMark{},
+		sigDebt:        map[rns.Hash]int{},
+		wants:          map[rns.Hash]span{},
+		wantDue:        -1,
+		nextTx:         now,
+	}
+	ch.trickle.Start(now, e.cfg.Rand)
+	return ch
+}
+
+// Tag returns the dataset tag carried by every message.
+func (e *Engine) Tag() Tag { return e.tag }
+
+// Frontier returns a copy of the durable frontier: author → highest
+// contiguous durable seq.
+func (e *Engine) Frontier() map[rns.Hash]uint64 {
+	out := make(map[rns.Hash]uint64, len(e.durable))
+	for a, s := range e.durable {
+		out[a] = s
+	}
+	return out
+}
+
+// Digest returns the beacon digest of the durable frontier: its hash and
+// the number of durable events.
+func (e *Engine) Digest() (hash, count uint64) { return e.durHash, e.durCount }
+
+// View returns the materialized view of every accepted event (durable or
+// not). The caller must not modify it.
+func (e *Engine) View() *view.View { return e.view }
+
+// Log returns the feed log. The caller must not modify it.
+func (e *Engine) Log() *feed.Log { return e.log }
+
+// FrontierHash is the 64-bit frontier hash carried by beacons and
+// frontiers: the first 8 bytes (big-endian) of SHA-256 over
+// "meshlogd/gossip/v1/frontier\x00" ‖ for each author with seq > 0, in
+// increasing author order: author (16 bytes) ‖ seq (8 bytes big-endian).
+func FrontierHash(f map[rns.Hash]uint64) uint64 {
+	authors := sortedAuthors(f)
+	h := sha256.New()
+	h.Write([]byte("meshlogd/gossip/v1/frontier\x00"))
+	var b [8]byte
+	for _, a := range authors {
+		if f[a] == 0 {
+			continue
+		}
+		h.Write(a[:])
+		binary.BigEndian.PutUint64(b[:], f[a])
+		h.Write(b[:])
+	}
+	var sum [sha256.Size]byte
+	return binary.BigEndian.Uint64(h.Sum(sum[:0]))
+}
+
+func sortedAuthors[V any](m map[rns.Hash]V) []rns.Hash {
+	out := make([]rns.Hash, 0, len(m))
+	for a := range m {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(x, y rns.Hash) int { return bytes.Compare(x[:], y[:]) })
+	return out
+}
+
+func (e *Engine) recomputeDigest() {
+	e.durHash = FrontierHash(e.durable)
+	e.durCount = 0
+	for _, s := range e.durable {
+		e.durCount += s
+	}
+}
+
+// HasReady reports whether Ready would return anything.
+func (e *Engine) HasReady() bool {
+	return len(e.unstable) > 0 || len(e.msgs) > 0 || len(e.changes) > 0 || len(e.reports) > 0 || len(e.revoked) > 0 || e.rebuilt
+}
+
+// Ready returns the pending output and clears it. The caller must persist
+// rd.Persist, then transmit rd.Messages, then call Advance(rd).
+func (e *Engine) Ready() Ready {
+	rd := Ready{Persist: e.unstable, Messages: e.msgs, ViewChanges: e.changes, Reports: e.reports, Revoked: e.revoked, ViewRebuilt: e.rebuilt}
+	e.rebuilt = false
+	e.unstable, e.msgs, e.changes, e.reports, e.revoked = nil, nil, nil, nil, nil
+	return rd
+}
+
+// Advance confirms that rd.Persist is durable. From now on those events
+// are advertised and served.
+func (e *Engine) Advance(rd Ready) {
+	if len(rd.Persist) == 0 {
+		return
+	}
+	changed := false
+	for _, s := range rd.Persist {
+		if s.Seq == e.durable[s.Author]+1 && s.Seq <= e.log.Seq(s.Author) {
+			e.durable[s.Author] = s.Seq
+			changed = true
+		}
+	}
+	if !changed {
+		return
+	}
+	e.recomputeDigest()
+	// New durable data is an inconsistency with every neighbour: announce
+	// quickly.
+	e.forChannels(func(ch *channel) { ch.trickle.Reset(e.now, e.cfg.Rand) })
+	for _, s := range rd.Persist {
+		if s.Author == e.self() {
+			// Our own fresh events: nobody else has them, push eagerly
+			// (batched by AppendDelayMs).
+			e.forChannels(func(ch *channel) {
+				e.schedulePush(ch, s.Author, s.Seq, s.Seq, e.now+e.cfg.AppendDelayMs, false)
+			})
+		}
+	}
+}
+
+func (e *Engine) self() rns.Hash {
+	if e.cfg.Identity == nil {
+		return rns.Hash{}
+	}
+	return e.cfg.Identity.Hash()
+}
+
+// forChannels calls f on the broadcast channel and every peer channel in
+// a deterministic order.
+func (e *Engine) forChannels(f func(*channel)) {
+	f(e.bcast)
+	peers := make([]PeerID, 0, len(e.peers))
+	for p := range e.peers {
+		peers = append(peers, p)
+	}
+	slices.SortFunc(peers, func(x, y PeerID) int { return bytes.Compare(x[:], y[:]) })
+	for _, p := range peers {
+		f(e.peers[p])
+	}
+}
+
+// Append writes a local event (kind, body) stamped by the engine's HLC at
+// local physical time nowMs. The event is accepted into the log and view
+// at once and appears in the next Ready's Persist; it is advertised after
+// Advance.
+func (e *Engine) Append(kind feed.Kind, body []byte, nowMs int64) (feed.Signed, error) {
+	e.observeNow(nowMs)
+	if e.cfg.Identity == nil {
+		return feed.Signed{}, ErrNoIdentity
+	}
+	ts := e.clock.Now(nowMs)
+	s, res, err := e.log.Append(e.cfg.Identity, kind, body, ts)
+	if err != nil {
+		return feed.Signed{}, err
+	}
+	e.handleResult(Broadcast, res, nowMs)
+	return s, nil
+}
+
+func (e *Engine) observeNow(now int64) {
+	if now > e.now {
+		e.now = now
+	}
+}
+
+// accept records newly accepted events: to persist, into the view.
+func (e *Engine) accept(evs []feed.Signed) {
+	for _, s := range evs {
+		e.unstable = append(e.unstable, s)
+		e.changes = append(e.changes, e.view.Apply(s.Event)...)
+		if p := e.pend[s.Author]; p != nil {
+			p.removeBelow(s.Seq)
+			if p.empty() {
+				delete(e.pend, s.Author)
+			}
+		}
+	}
+}
+
+// AddPeer opens a channel to a peer reached over a link (payload limit
+// limit, 0 for Config.PeerPayloadLimit). Messages from an unknown peer open
+// one implicitly. At most Config.MaxPeers peers are kept; the least
+// recently heard is dropped first.
+func (e *Engine) AddPeer(p PeerID, limit int, nowMs int64) error {
+	e.observeNow(nowMs)
+	if p.IsBroadcast() {
+		return fmt.Errorf("%w: AddPeer with the broadcast id", ErrConfig)
+	}
+	if limit == 0 {
+		limit = e.cfg.PeerPayloadLimit
+	}
+	if limit < MinPayloadLimit || limit > MaxPayloadLimit {
+		return fmt.Errorf("%w: peer payload limit %d outside [%d, %d]", ErrConfig, limit, MinPayloadLimit, MaxPayloadLimit)
+	}
+	if ch := e.peers[p]; ch != nil {
+		ch.limit = limit
+		return nil
+	}
+	e.addPeer(p, limit, nowMs)
+	return nil
+}
+
+func (e *Engine) addPeer(p PeerID, limit int, now int64) *channel {
+	if e.cfg.MaxPeers == 0 {
+		return nil
+	}
+	for len(e.peers) >= e.cfg.MaxPeers {
+		var oldest PeerID
+		first := true
+		for q, ch := range e.peers {
+			o := e.peers[oldest]
+			if first || ch.lastHeard < o.lastHeard || (ch.lastHeard == o.lastHeard && bytes.Compare(q[:], oldest[:]) < 0) {
+				oldest, first = q, false
+			}
+		}
+		delete(e.peers, oldest)
+	}
+	ch := e.newChannel(p, limit, now)
+	e.peers[p] = ch
+	return ch
+}
+
+// RemovePeer drops a peer channel (its link closed).
+func (e *Engine) RemovePeer(p PeerID) { delete(e.peers, p) }
+
+func (e *Engine) channel(p PeerID, now int64) *channel {
+	if p.IsBroadcast() {
+		return e.bcast
+	}
+	if ch := e.peers[p]; ch != nil {
+		return ch
+	}
+	return e.addPeer(p, e.cfg.PeerPayloadLimit, now)
+}
+
+func (e *Engine) rnd(span int64) int64 {
+	if span <= 0 {
+		return 0
+	}
+	return int64(e.cfg.Rand() % uint64(span))
+}
+
+// Step processes one received sync message. from is the peer it came from,
+// or Broadcast when heard on the shared channel. A malformed message
+// returns a *DecodeError (nothing else happens); a message for another
+// dataset returns an error wrapping ErrOtherDataset. Problems with the
+// events a valid message carries go to Ready.Reports.
+func (e *Engine) Step(from PeerID, payload []byte, nowMs int64) error {
+	e.observeNow(nowMs)
+	m, err := Decode(payload, MaxPayloadLimit)
+	if err != nil {
+		return err
+	}
+	if m.DatasetTag() != e.tag {
+		return &DecodeError{Kind: m.Kind(), Offset: 1, Field: "tag", Err: ErrOtherDataset}
+	}
+	ch := e.channel(from, nowMs)
+	if ch == nil {
+		return nil // peers disabled
+	}
+	ch.lastHeard = nowMs
+	switch m := m.(type) {
+	case *Beacon:
+		e.onBeacon(ch, m, nowMs)
+	case *Frontier:
+		e.onFrontier(ch, m, nowMs)
+	case *Slice:
+		e.onSlice(ch, m, nowMs)
+	case *Want:
+		e.onWant(ch, m, nowMs)
+	}
+	return nil
+}
+
+func (e *Engine) onBeacon(ch *channel, m *Beacon, now int64) {
+	if m.Hash == e.durHash && m.Count == e.durCount {
+		ch.trickle.Heard()
+		return
+	}
+	ch.trickle.Reset(now, e.cfg.Rand)
+	e.scheduleFrontier(ch, now)
+}
+
+// scheduleFrontier plans to send our frontier on ch after a random
+// hold-back, unless one is planned or was sent recently.
+func (e *Engine) scheduleFrontier(ch *channel, now int64) {
+	if ch.frontierDue >= 0 {
+		return
+	}
+	due := now + e.rnd(e.cfg.HoldBackMs)
+	if earliest := ch.frontierSentAt + e.cfg.FrontierGapMs; due < earliest {
+		due = earliest
+	}
+	ch.frontierDue = due
+}
+
+// covers reports whether a frontier chunk's covered interval contains a.
+func covers(m *Frontier, a rns.Hash) bool {
+	if len(m.Entries) == 0 {
+		return m.First && m.Last
+	}
+	lo, hi := m.Entries[0].Author, m.Entries[len(m.Entries)-1].Author
+	if !m.First && bytes.Compare(a[:], lo[:]) < 0 {
+		return false
+	}
+	if !m.Last && bytes.Compare(a[:], hi[:]) > 0 {
+		return false
+	}
+	return true
+}
+
+func (e *Engine) onFrontier(ch *channel, m *Frontier, now int64) {
+	if m.Hash == e.durHash {
+		// Someone with our exact state asked: the answers will serve us
+		// too. Hold our own frontier back.
+		ch.frontierDue = -1
+		ch.frontierSentAt = now
+		return
+	}
+	theirs := make(map[rns.Hash]uint64, len(m.Entries))
+	for _, en := range m.Entries {
+		theirs[en.Author] = en.Seq
+	}
+	// Push what they lack.
+	for _, a := range sortedAuthors(e.durable) {
+		mine := e.durable[a]
+		if !covers(m, a) {
+			continue
+		}
+		if t := theirs[a]; t < mine {
+			e.schedulePush(ch, a, t+1, mine, now+e.rnd(e.cfg.HoldBackMs), true)
+		}
+	}
+	// Note what they have that we lack.
+	lack := false
+	have := e.log.Frontier()
+	for _, en := range m.Entries {
+		if en.Seq > have[en.Author] {
+			lack = true
+			e.noteClaim(ch.peer, en.Author, en.Seq, now)
+		}
+	}
+	if lack {
+		e.scheduleFrontier(ch, now)
+	} else if ch.frontierDue >= 0 && m.First && m.Last {
+		// They hold nothing we lack and our answers will bring them up
+		// to date: our frontier would tell nobody anything.
+		ch.frontierDue = -1
+	}
+}
+
+// schedulePush adds [from, to] of author a to ch's send queue. With guard
+// set (an answer to a frontier), a range sent recently on ch is not sent
+// again. The first slice goes no earlier than due.
+func (e *Engine) schedulePush(ch *channel, a rns.Hash, from, to uint64, due int64, guard bool) {
+	if d := e.durable[a]; to > d {
+		to = d
+	}
+	if from == 0 {
+		from = 1
+	}
+	if guard {
+		if s, ok := ch.sent[a]; ok && e.now-s.at < e.cfg.ResendGuardMs && from <= s.to {
+			from = s.to + 1
+		}
+	}
+	if from > to {
+		return
+	}
+	set := ch.push[a]
+	if set == nil {
+		set = &seqSet{}
+		ch.push[a] = set
+	}
+	set.add(from, to)
+	if ch.pushDue < 0 || due < ch.pushDue {
+		ch.pushDue = due
+	}
+}
+
+func (e *Engine) noteClaim(p PeerID, a rns.Hash, seq uint64, now int64) {
+	if c := e.claims[a]; c != nil {
+		if seq > c.seq {
+			c.seq = seq
+			c.peer = p
+		}
+		return
+	}
+	if !e.log.IsMember(a) {
+		return
+	}
+	if len(e.claims) >= e.cfg.MaxClaims {
+		return
+	}
+	have := e.log.Frontier()[a]
+	e.claims[a] = &claim{seq: seq, peer: p, since: now, have: have, nextAt: now + e.cfg.WantAfterMs}
+}
+
+func (e *Engine) onWant(ch *channel, m *Want, now int64) {
+	for _, w := range m.Ranges {
+		// Someone else asked for what we were about to ask: hold ours.
+		if ours, ok := e.bcast.wants[w.Author]; ok && ch == e.bcast && w.From <= ours.From && w.To >= ours.From {
+			delete(e.bcast.wants, w.Author)
+			if c := e.claims[w.Author]; c != nil {
+				c.nextAt = now + e.cfg.WantAfterMs
+			}
+		}
+		if e.durable[w.Author] >= w.From {
+			e.schedulePush(ch, w.Author, w.From, w.To, now+e.rnd(e.cfg.HoldBackMs), false)
+		}
+	}
+}
+
+func (e *Engine) onSlice(ch *channel, m *Slice, now int64) {
+	ch.lastSliceAt = now
+	evs, n, err := feed.DecodeRun(m.Run, resolver{e})
+	if err == nil && n != len(m.Run) {
+		err = fmt.Errorf("%w: %d bytes after the run", ErrTrailing, len(m.Run)-n)
+	}
+	if err != nil {
+		// Still hold back our own copy of what a neighbour is sending.
+		if prefix, seq, count, ok := peekRun(m.Run); ok {
+			e.suppress(ch, prefix, seq, seq+count-1)
+		}
+		// An author or predecessor we do not know yet is normal while
+		// membership or earlier chunks are on their way; anything else is
+		// a bad message.
+		if !errors.Is(err, feed.ErrUnknownAuthor) && !errors.Is(err, feed.ErrUnknownPrev) {
+			e.reports = append(e.reports, Report{Kind: ReportBadRun, Peer: ch.peer, Err: err})
+		}
+		return
+	}
+	a, from := evs[0].Author, evs[0].Seq
+	last := from + uint64(len(evs)) - 1
+	e.suppress(ch, a[:], from, last)
+	e.noteClaim(ch.peer, a, last, now)
+	for _, s := range evs {
+		res, err := e.log.Ingest(s)
+		if err != nil {
+			e.reports = append(e.reports, Report{Kind: ReportRejected, Peer: ch.peer, Author: s.Author, Seq: s.Seq, Err: err})
+			e.handleResult(ch.peer, res, now) // a rejected event may still prove a fork
+			continue
+		}
+		if res.Pending {
+			p := e.pend[s.Author]
+			if p == nil && len(e.pend) < e.cfg.MaxClaims {
+				p = &seqSet{}
+				e.pend[s.Author] = p
+			}
+			if p != nil {
+				p.add(s.Seq, s.Seq)
+			}
+		}
+		e.handleResult(ch.peer, res, now)
+	}
+	e.noteTail(evs)
+}
+
+// handleResult folds what one log call changed into the engine: accepted
+// events (persist, view, clock), forks and revocations.
+func (e *Engine) handleResult(peer PeerID, res feed.IngestResult, now int64) {
+	for _, f := range res.Forks {
+		e.reports = append(e.reports, Report{Kind: ReportFork, Peer: peer, Author: f.Author, Seq: f.Seq,
+			Err: fmt.Errorf("%w: %s/%d", feed.ErrForked, f.Author, f.Seq)})
+	}
+	for _, a := range res.Accepted {
+		if _, err := e.clock.Observe(a.HLC, now); err != nil {
+			e.reports = append(e.reports, Report{Kind: ReportClockDrift, Peer: peer, Author: a.Author, Seq: a.Seq, Err: err})
+		}
+	}
+	e.accept(res.Accepted)
+	if len(res.Revoked) == 0 {
+		return
+	}
+	// Events withdrawn (fork freeze, membership loss): stop advertising
+	// them, drop them from the unpersisted batch and rebuild the view.
+	e.revoked = append(e.revoked, res.Revoked...)
+	for _, r := range res.Revoked {
+		if d, ok := e.durable[r.Author]; ok {
+			if n := e.log.Seq(r.Author); d > n {
+				if n == 0 {
+					delete(e.durable, r.Author)
+				} else {
+					e.durable[r.Author] = n
+				}
+			}
+		}
+	}
+	kept := e.unstable[:0]
+	for _, u := range e.unstable {
+		if u.Seq <= e.log.Seq(u.Author) {
+			kept = append(kept, u)
+		}
+	}
+	e.unstable = kept
+	e.rebuildView()
+	e.rebuilt = true
+	e.recomputeDigest()
+}
+
+func (e *Engine) rebuildView() { e.view = view.FromLog(e.log) }
+
+// NextDeadline returns the time (ms) at which Tick next has work: a
+// beacon, a planned frontier, slice or want, or a gap check.
+func (e *Engine) NextDeadline() int64 {
+	next := int64(1<<63 - 1)
+	take := func(t int64) {
+		if t >= 0 && t < next {
+			next = t
+		}
+	}
+	e.forChannels(func(ch *channel) {
+		take(ch.trickle.Deadline())
+		for _, due := range []int64{ch.frontierDue, ch.pushDue, ch.wantDue} {
+			if due >= 0 {
+				take(max(due, ch.nextTx))
+			}
+		}
+	})
+	for _, c := range e.claims {
+		take(c.nextAt)
+	}
+	return next
+}
+
+// Tick advances the engine's timers to nowMs: beacons, planned frontiers,
+// slices and wants become Messages in the next Ready.
+func (e *Engine) Tick(nowMs int64) {
+	e.observeNow(nowMs)
+	now := e.now
+	e.checkClaims(now)
+	e.forChannels(func(ch *channel) { e.tickChannel(ch, now) })
+}
+
+// checkClaims turns persistent gaps into wants and forgets stale claims.
+func (e *Engine) checkClaims(now int64) {
+	have := e.log.Frontier()
+	for _, a := range sortedAuthors(e.claims) {
+		c := e.claims[a]
+		h := have[a]
+		if h >= c.seq {
+			delete(e.claims, a)
+			continue
+		}
+		if h > c.have {
+			c.have, c.since, c.attempts = h, now, 0
+			c.nextAt = max(c.nextAt, now+e.cfg.WantAfterMs)
+		}
+		if now < c.nextAt {
+			continue
+		}
+		if c.attempts >= e.cfg.MaxWantAttempts {
+			delete(e.claims, a)
+			continue
+		}
+		ch := e.channel(c.peer, now)
+		if ch == nil {
+			ch = e.bcast
+		}
+		// Ask for the first missing span: from our frontier up to what
+		// the gap buffer already holds (or the claim).
+		from, to := h+1, c.seq
+		if p := e.pend[a]; p != nil {
+			p.removeBelow(h)
+			if !p.empty() && p.first().From > from {
+				to = min(to, p.first().From-1)
+			}
+		}
+		ch.wants[a] = span{from, to}
+		if ch.wantDue < 0 {
+			ch.wantDue = now + e.rnd(e.cfg.HoldBackMs)
+		}
+		c.attempts++
+		c.nextAt = now + e.cfg.WantAfterMs<<min(c.attempts, 6)
+	}
+}
+
+func (e *Engine) emit(ch *channel, m Msg) {
+	e.msgs = append(e.msgs, Message{To: ch.peer, Payload: m.AppendTo(make([]byte, 0, ch.limit))})
+}
+
+func (e *Engine) tickChannel(ch *channel, now int64) {
+	if ch.trickle.Tick(now, e.cfg.Rand) {
+		e.emit(ch, &Beacon{Tag: e.tag, Hash: e.durHash, Count: e.durCount})
+	}
+	if now < ch.nextTx {
+		return
+	}
+	switch {
+	case ch.frontierDue >= 0 && now >= ch.frontierDue:
+		if quiet := ch.lastSliceAt + e.cfg.QuietMs; now < quiet {
+			ch.frontierDue = quiet
+			return
+		}
+		n := e.sendFrontier(ch)
+		ch.frontierDue = -1
+		ch.frontierSentAt = now
+		ch.nextTx = now + int64(n)*e.cfg.TxSpacingMs
+	case ch.pushDue >= 0 && now >= ch.pushDue:
+		if e.sendSlice(ch, now) {
+			ch.nextTx = now + e.cfg.TxSpacingMs
+		}
+		if len(ch.push) == 0 {
+			ch.pushDue = -1
+		} else {
+			ch.pushDue = ch.nextTx
+		}
+	case ch.wantDue >= 0 && now >= ch.wantDue:
+		e.sendWants(ch)
+		ch.wantDue = -1
+		ch.nextTx = now + e.cfg.TxSpacingMs
+	}
+}
+
+// sendFrontier emits the durable frontier in chunks and returns how many.
+func (e *Engine) sendFrontier(ch *channel) int {
+	authors := sortedAuthors(e.durable)
+	entries := make([]FrontierEntry, 0, len(authors))
+	for _, a := range authors {
+		entries = append(entries, FrontierEntry{Author: a, Seq: e.durable[a]})
+	}
+	chunks := chunkFrontier(e.tag, e.durHash, entries, ch.limit)
+	for _, c := range chunks {
+		e.emit(ch, c)
+	}
+	return len(chunks)
+}
+
+// chunkFrontier splits entries into chunks that fit limit, consecutive
+// chunks overlapping by one entry.
+func chunkFrontier(tag Tag, hash uint64, entries []FrontierEntry, limit int) []*Frontier {
+	fixed := HeaderSize + uintSize(hash) + 1
+	var out []*Frontier
+	i := 0
+	for {
+		c := &Frontier{Tag: tag, Hash: hash, First: i == 0}
+		size := fixed + 1
+		j := i
+		for j < len(entries) {
+			s := entrySize(entries[j])
+			if size+s+arrayHeaderSize(j-i+1)-1 > limit {
+				break
+			}
+			size += s
+			j++
+		}
+		c.Entries = entries[i:j]
+		c.Last = j == len(entries)
+		out = append(out, c)
+		if c.Last {
+			return out
+		}
+		// Overlap by one entry; always make progress.
+		i = max(j-1, i+1)
+	}
+}
+
+func (e *Engine) sendWants(ch *channel) {
+	fixed := HeaderSize
+	m := &Want{Tag: e.tag}
+	size := fixed + 1
+	for _, a := range sortedAuthors(ch.wants) {
+		w := WantRange{Author: a, From: ch.wants[a].From, To: ch.wants[a].To}
+		if size+wantSize(w)+arrayHeaderSize(len(m.Ranges)+1)-1 > ch.limit {
+			break
+		}
+		size += wantSize(w)
+		m.Ranges = append(m.Ranges, w)
+		delete(ch.wants, a)
+	}
+	clear(ch.wants)
+	if len(m.Ranges) > 0 {
+		e.emit(ch, m)
+	}
+}
+
+// pushOrder returns the authors queued on ch, the founder first (its
+// feed carries the membership every other feed depends on), then by id.
+func (e *Engine) pushOrder(ch *channel) []rns.Hash {
+	authors := sortedAuthors(ch.push)
+	f := e.log.Founder()
+	if i := slices.Index(authors, f); i > 0 {
+		copy(authors[1:i+1], authors[:i])
+		authors[0] = f
+	}
+	return authors
+}
+
+// sendSlice emits one slice from ch's queue; it reports whether it did.
+func (e *Engine) sendSlice(ch *channel, now int64) bool {
+	for _, a := range e.pushOrder(ch) {
+		set := ch.push[a]
+		for !set.empty() {
+			sp := set.first()
+			dur := e.durable[a]
+			if sp.From > dur {
+				set.remove(sp.From, sp.To)
+				continue
+			}
+			msg, last, signed, err := e.buildSlice(ch, a, sp.From, min(sp.To, dur), dur)
+			if err != nil {
+				e.reports = append(e.reports, Report{Kind: ReportUnsendable, Peer: ch.peer, Author: a, Seq: sp.From, Err: err})
+				set.remove(sp.From, sp.From)
+				continue
+			}
+			set.remove(sp.From, last)
+			if !signed && last < dur {
+				// The slice ended unsigned: its signature comes in a
+				// following slice, which must be sent even if the asked
+				// range ended here.
+				set.add(last+1, last+1)
+			}
+			if set.empty() {
+				delete(ch.push, a)
+			}
+			ch.sent[a] = sentMark{to: last, at: now}
+			e.emit(ch, msg)
+			return true
+		}
+		delete(ch.push, a)
+	}
+	return false
+}
