@@ -149,10 +149,10 @@ type Engine struct {
 	bcast *channel
 	peers map[PeerID]*channel
 
-	claims map[rns.Hash]*claim   // someone has more of author X than we do
-	tails  map[rns.Hash]tail     // last event of a decoded, still pending run
-	pend   map[rns.Hash]*seqSet  // seqs ingested but pending in the gap buffer
-	now    int64                 // latest time seen
+	claims map[rns.Hash]*claim  // someone has more of author X than we do
+	tails  map[rns.Hash]tail    // last event of a decoded, still pending run
+	pend   map[rns.Hash]*seqSet // seqs ingested but pending in the gap buffer
+	now    int64                // latest time seen
 }
 
 // channel is the per-destination sync state: the broadcast channel or one
