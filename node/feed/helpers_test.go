@@ -33,7 +33,7 @@ type fixture struct {
 	founder *rns.Identity
 	members []*rns.Identity // members[0] == founder
 	genesis Signed
-	log     *Log    // the writers' log
+	log     *Log // the writers' log
 	clocks  map[rns.Hash]*hlc.Clock
 	written []Signed // every append, in write (causal) order
 	now     int64
@@ -111,7 +111,9 @@ func (f *fixture) try(id *rns.Identity, body Body) (Signed, error) {
 	return s, err
 }
 
-func fieldSet(rec, field string, v Value) FieldSet { return FieldSet{Record: rec, Field: field, Value: v} }
+func fieldSet(rec, field string, v Value) FieldSet {
+	return FieldSet{Record: rec, Field: field, Value: v}
+}
 
 // forge builds a validly signed event by id at seq with the given prev,
 // bypassing the Log (to make forks and chain breaks).

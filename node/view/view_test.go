@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/meshlogd/meshlogd/node/feed"
@@ -113,9 +114,10 @@ func TestCanonicalGolden(t *testing.T) {
 	v.Apply(ev(1, 1, hlc.New(100, 0), feed.RecordCreate{Record: "r", Type: "t"}),
 		ev(1, 2, hlc.New(101, 0), feed.FieldSet{Record: "r", Field: "f", Value: feed.Bool(true)}),
 		ev(1, 3, hlc.New(102, 0), feed.NoteAppend{Record: "r", Text: "n"}))
-	const want = "91" + "96" + "a172" + "a174" + "c3" + "93ce00640000c410010000000000000000000000000000000001" +
-		"91" + "93a166c3" + "93ce00650000c410010000000000000000000000000000000002" +
-		"91" + "92" + "93ce00660000c410010000000000000000000000000000000003" + "a16e"
+	author := "c410" + "01" + strings.Repeat("00", 15)
+	want := "91" + "96" + "a172" + "a174" + "c3" + "93ce00640000" + author + "01" +
+		"91" + "93a166c3" + "93ce00650000" + author + "02" +
+		"91" + "92" + "93ce00660000" + author + "03" + "a16e"
 	if got := fmt.Sprintf("%x", v.Canonical()); got != want {
 		t.Fatalf("canonical view encoding changed:\n got %s\nwant %s", got, want)
 	}
