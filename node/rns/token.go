@@ -7,7 +7,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"hash"
 	"io"
+	"slices"
+	"sync"
 )
 
 // Token sizes (RNS/Cryptography/Token.py).
@@ -30,6 +33,15 @@ const (
 type Token struct {
 	sigKey []byte
 	block  cipher.Block
+	macs   sync.Pool // of hash.Hash: HMAC-SHA256 keyed with sigKey
+}
+
+func (t *Token) mac() hash.Hash {
+	if m, ok := t.macs.Get().(hash.Hash); ok {
+		m.Reset()
+		return m
+	}
+	return hmac.New(sha256.New, t.sigKey)
 }
 
 // NewToken returns a Token for a 32-byte (AES-128) or 64-byte (AES-256) key.
@@ -78,7 +90,7 @@ func (t *Token) Encrypt(rand io.Reader, plaintext []byte) ([]byte, error) {
 func (t *Token) AppendEncrypt(dst []byte, iv [TokenIVSize]byte, plaintext []byte) []byte {
 	n := TokenSize(len(plaintext))
 	start := len(dst)
-	dst = append(dst, make([]byte, n)...)
+	dst = slices.Grow(dst, n)[:start+n]
 	out := dst[start:]
 	copy(out, iv[:])
 	body := out[TokenIVSize : n-TokenMACSize]
@@ -88,9 +100,10 @@ func (t *Token) AppendEncrypt(dst []byte, iv [TokenIVSize]byte, plaintext []byte
 		body[i] = pad
 	}
 	cipher.NewCBCEncrypter(t.block, iv[:]).CryptBlocks(body, body)
-	mac := hmac.New(sha256.New, t.sigKey)
+	mac := t.mac()
 	mac.Write(out[:n-TokenMACSize])
 	mac.Sum(out[:n-TokenMACSize])
+	t.macs.Put(mac)
 	return dst
 }
 
@@ -108,10 +121,12 @@ func (t *Token) AppendDecrypt(dst, token []byte) ([]byte, error) {
 		return nil, parseErr("token", len(token), ErrTokenTooShort)
 	}
 	signed := token[:len(token)-TokenMACSize]
-	mac := hmac.New(sha256.New, t.sigKey)
+	mac := t.mac()
 	mac.Write(signed)
 	var sum [TokenMACSize]byte
-	if subtle.ConstantTimeCompare(mac.Sum(sum[:0]), token[len(signed):]) != 1 {
+	ok := subtle.ConstantTimeCompare(mac.Sum(sum[:0]), token[len(signed):]) == 1
+	t.macs.Put(mac)
+	if !ok {
 		return nil, ErrTokenMAC
 	}
 	if len(signed) < TokenIVSize+aes.BlockSize {

@@ -42,6 +42,7 @@ type tcpConn struct {
 	done     chan struct{}
 	once     sync.Once
 	closed   atomic.Bool
+	inflight atomic.Int32 // frames queued or being written
 }
 
 func newTCPConn(name string, c net.Conn, mtu, maxFrame int) *tcpConn {
@@ -68,12 +69,15 @@ func (c *tcpConn) Send(raw []byte) error {
 		return ErrTooLarge
 	}
 	frame := rns.AppendHDLC(make([]byte, 0, len(raw)+len(raw)/8+4), raw)
+	c.inflight.Add(1)
 	select {
 	case c.queue <- frame:
 		return nil
 	case <-c.done:
+		c.inflight.Add(-1)
 		return ErrOffline
 	default:
+		c.inflight.Add(-1)
 		return ErrQueueFull
 	}
 }
@@ -102,7 +106,9 @@ func (c *tcpConn) serve(ctx context.Context, deliver func([]byte)) {
 				return
 			case f := <-c.queue:
 				c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-				if _, err := c.conn.Write(f); err != nil {
+				_, err := c.conn.Write(f)
+				c.inflight.Add(-1)
+				if err != nil {
 					c.close()
 					return
 				}
@@ -215,6 +221,25 @@ func (c *TCPClient) Send(raw []byte) error {
 		return ErrOffline
 	}
 	return cur.Send(raw)
+}
+
+// Flush waits until every packet queued on the current connection has been
+// written to the socket, ctx ends or max passes; it reports whether the
+// queue drained.
+func (c *TCPClient) Flush(ctx context.Context, max time.Duration) bool {
+	deadline := time.Now().Add(max)
+	for {
+		c.mu.Lock()
+		cur := c.cur
+		c.mu.Unlock()
+		if cur == nil || cur.closed.Load() || cur.inflight.Load() == 0 {
+			return cur == nil || cur.inflight.Load() == 0
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Run connects, reads and reconnects until ctx is cancelled. Each
