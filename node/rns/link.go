@@ -264,6 +264,9 @@ func (li *LinkInitiator) ID() Hash { return li.id }
 // established session. The proof must be a PROOF with context LRPROOF
 // addressed to the link id.
 func (li *LinkInitiator) Accept(dest *Identity, proof *Packet) (*LinkSession, error) {
+	if dest == nil {
+		return nil, ErrNeedIdentity
+	}
 	if proof.Type != Proof || proof.Context != CtxLRProof || proof.Destination != li.id {
 		return nil, ErrLinkProofType
 	}
@@ -312,7 +315,7 @@ func AcceptLinkRequestWith(x25519Priv []byte, id *Identity, req *Packet) (*LinkS
 	if req.Type != LinkRequest || req.DestType != Single {
 		return nil, nil, ErrLinkRequestType
 	}
-	if !id.HasPrivateKey() {
+	if id == nil || !id.HasPrivateKey() {
 		return nil, nil, ErrNoPrivateKey
 	}
 	if len(x25519Priv) != 32 {

@@ -27,6 +27,9 @@ var (
 // full packet hash (implicit, the reference default) or packet hash ‖
 // signature (explicit).
 func NewProof(signer *Identity, proved *Packet, explicit bool) (*Packet, error) {
+	if signer == nil {
+		return nil, ErrNoPrivateKey
+	}
 	h := proved.Hash()
 	sig, err := signer.Sign(h[:])
 	if err != nil {
