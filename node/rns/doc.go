@@ -47,6 +47,9 @@
 //     identify, explicit packet proofs; KeepaliveInterval and the timing
 //     constants. Link state (pending/active/stale/closed) belongs to
 //     node/rns/transport.
+//   - Link requests (request.go): EncodeRequest/DecodeRequest and
+//     EncodeResponse/DecodeResponse for the msgpack payloads of REQUEST and
+//     RESPONSE link packets; RequestPathHash.
 //   - IFAC (ifac.go): NewIFAC derives the key and identity from network
 //     name and/or passphrase (IFACSalt); Apply signs, flags and masks an
 //     outgoing packet; Verify unmasks, checks and strips an incoming one;

@@ -86,7 +86,19 @@ func FuzzLinkRequest(f *testing.F) {
 		if d, err := DecodeRTT(data); err == nil && d < 0 {
 			t.Fatal("negative RTT")
 		}
-		_, _ = ParsePathRequest(data)
+		if r, err := ParsePathRequest(data); err == nil && !bytes.HasPrefix(data, r.Marshal()) {
+			t.Fatal("path request remarshal is not a prefix of the input")
+		}
+		if r, err := DecodeRequest(data); err == nil {
+			if len(r.Data) == 0 {
+				t.Fatal("request without data accepted")
+			}
+		} else if !errors.Is(err, ErrRequestFormat) {
+			t.Fatalf("untyped error %v", err)
+		}
+		if _, body, err := DecodeResponse(data); err == nil && len(body) == 0 {
+			t.Fatal("response without body accepted")
+		}
 	})
 }
 
@@ -249,6 +261,9 @@ func TestWriteFuzzSeeds(t *testing.T) {
 				tokens = append(tokens, p.Data)
 			}
 			linkData = append(linkData, hx(t, c, "rtt_plaintext_msgpack"))
+		}
+		if c["name"] == "request_response" {
+			linkData = append(linkData, hx(t, c, "request_plaintext"), hx(t, c, "response_plaintext"))
 		}
 	}
 	for _, c := range loadCases(t, "identity.json") {

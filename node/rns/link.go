@@ -461,40 +461,11 @@ func EncodeRTT(rtt time.Duration) []byte {
 }
 
 // DecodeRTT decodes a msgpack number (float64, float32 or integer, as any
-// msgpack encoder may emit) of seconds. Negative, NaN or infinite values
-// and trailing bytes are refused with ErrLinkRTT.
+// msgpack encoder may emit) of seconds. Negative, NaN, infinite or absurd
+// (> 10⁶ s) values and trailing bytes are refused with ErrLinkRTT.
 func DecodeRTT(b []byte) (time.Duration, error) {
-	if len(b) == 0 {
-		return 0, ErrLinkRTT
-	}
-	var f float64
-	need := 1
-	switch t := b[0]; {
-	case t <= 0x7f:
-		f = float64(t)
-	case t == 0xcb:
-		need = 9
-		if len(b) >= need {
-			f = math.Float64frombits(binary.BigEndian.Uint64(b[1:]))
-		}
-	case t == 0xca:
-		need = 5
-		if len(b) >= need {
-			f = float64(math.Float32frombits(binary.BigEndian.Uint32(b[1:])))
-		}
-	case t >= 0xcc && t <= 0xcf:
-		need = 1 + 1<<(t-0xcc)
-		if len(b) >= need {
-			var v uint64
-			for _, x := range b[1:need] {
-				v = v<<8 | uint64(x)
-			}
-			f = float64(v)
-		}
-	default:
-		return 0, ErrLinkRTT
-	}
-	if len(b) != need || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e6 {
+	f, rest, err := readNumber(b)
+	if err != nil || len(rest) != 0 || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e6 {
 		return 0, ErrLinkRTT
 	}
 	return time.Duration(f * float64(time.Second)), nil
