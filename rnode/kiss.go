@@ -255,5 +255,10 @@ func (d *Decoder) Abort() {
 	}
 }
 
+func (s DecoderStats) plus(o DecoderStats) DecoderStats {
+	return DecoderStats{Frames: s.Frames + o.Frames, Empty: s.Empty + o.Empty, Junk: s.Junk + o.Junk,
+		Oversize: s.Oversize + o.Oversize, BadEscape: s.BadEscape + o.BadEscape, Truncated: s.Truncated + o.Truncated}
+}
+
 // Stats returns the decoder's counters.
 func (d *Decoder) Stats() DecoderStats { return d.stats }
