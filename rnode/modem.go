@@ -212,7 +212,7 @@ type Modem struct {
 	chtm       ChannelStats
 	phy        PhyStats
 	stats      ModemStats
-	kissBase   DecoderStats // decoder counts of earlier connections
+	kissBase   DecoderStats      // decoder counts of earlier connections
 	devErr     chan *DeviceError // fatal device errors, for a waiting Send
 
 	cfgMu   sync.Mutex // serialises detect/configure sequences
