@@ -54,7 +54,7 @@ func newRig(t *testing.T, cfg rnodetest.Config) *rig {
 	t.Helper()
 	r := &rig{}
 	if cfg.Air == nil {
-		cfg.Air = rnodetest.AirFunc(func(f []byte) {
+		cfg.Air = rnodetest.AirFunc(func(f []byte, _ hal.Params) {
 			r.mu.Lock()
 			r.air = append(r.air, append([]byte(nil), f...))
 			r.mu.Unlock()

@@ -72,18 +72,20 @@ const (
 )
 
 // Air is the emulated modem's antenna: Transmit is called with every LoRa
-// frame the device puts on air (RNode header byte included), in order, from
-// the goroutine that fed the host bytes that caused it. It must not call
-// back into the Device.
+// frame the device puts on air (RNode header byte included) and the modem
+// settings it uses (hal.Params with the firmware's preamble, sync word and
+// LDRO resolved), in order, from the goroutine that fed the host bytes
+// that caused it, with the device's lock held: it must not call back into
+// the Device.
 type Air interface {
-	Transmit(frame []byte)
+	Transmit(frame []byte, p hal.Params)
 }
 
 // AirFunc adapts a function to Air.
-type AirFunc func(frame []byte)
+type AirFunc func(frame []byte, p hal.Params)
 
-// Transmit calls f(frame).
-func (f AirFunc) Transmit(frame []byte) { f(frame) }
+// Transmit calls f(frame, p).
+func (f AirFunc) Transmit(frame []byte, p hal.Params) { f(frame, p) }
 
 // Config describes the emulated device. The zero value is an ESP32 RNode
 // with an SX1276 (TX power capped at 17 dBm) running firmware 1.86, whose
@@ -588,9 +590,24 @@ func (d *Device) startRadio() {
 	d.answer(cmdRadioState, []byte{1})
 }
 
+// params returns the modem settings as the firmware programs the chip:
+// ESP32/nRF52 builds use the RNode preamble rule, AVR builds keep the
+// chip's default preamble register 8 (N = 12).
 func (d *Device) params() hal.Params {
-	return hal.Params{FrequencyHz: d.freq, BandwidthHz: d.bw, SpreadingFactor: d.sf,
+	p := hal.Params{FrequencyHz: d.freq, BandwidthHz: d.bw, SpreadingFactor: d.sf,
 		CodingRate: d.cr, TxPowerDBm: d.txp}
+	if !d.modern() {
+		p.PreambleSymbols = 12
+	}
+	return p.Effective()
+}
+
+// Params returns the modem settings the device transmits with, and
+// whether its radio is on.
+func (d *Device) Params() (hal.Params, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.params(), d.radioOn
 }
 
 // phyStats sends STAT_PHYPRM as Utilities.h kiss_indicate_phy_stats does
@@ -723,7 +740,7 @@ func (d *Device) transmit(pkt []byte, now time.Time) {
 		d.stats.TxFrames++
 		d.airlog = append(d.airlog, airUse{at: now, d: hal.Airtime(p, len(f))})
 		if d.cfg.Air != nil {
-			d.cfg.Air.Transmit(f)
+			d.cfg.Air.Transmit(f, p)
 		}
 	}
 	d.stats.TxPackets++

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.bug.st/serial"
+
+	"github.com/meshlogd/meshlogd/hal"
 )
 
 type vectors struct {
@@ -150,7 +152,7 @@ func TestOnAirVectors(t *testing.T) {
 	for _, ex := range examples {
 		var frames [][]byte
 		d := New(Config{
-			Air:  AirFunc(func(f []byte) { frames = append(frames, append([]byte(nil), f...)) }),
+			Air:  AirFunc(func(f []byte, _ hal.Params) { frames = append(frames, append([]byte(nil), f...)) }),
 			Rand: func() byte { return ex.Nibble << 4 },
 		})
 		configure(t, d)
@@ -179,7 +181,7 @@ func TestOnAirVectors(t *testing.T) {
 	// 508 bytes: the firmware's third, header-only frame.
 	var frames [][]byte
 	d := New(Config{
-		Air:  AirFunc(func(f []byte) { frames = append(frames, append([]byte(nil), f...)) }),
+		Air:  AirFunc(func(f []byte, _ hal.Params) { frames = append(frames, append([]byte(nil), f...)) }),
 		Rand: func() byte { return v.OnAir.Edge508.Nibble << 4 },
 	})
 	configure(t, d)
@@ -229,7 +231,7 @@ func TestRxDeliveryVector(t *testing.T) {
 func TestDeviceBehaviour(t *testing.T) {
 	now := time.Unix(1000, 0)
 	var frames int
-	d := New(Config{Now: func() time.Time { return now }, Air: AirFunc(func([]byte) { frames++ })})
+	d := New(Config{Now: func() time.Time { return now }, Air: AirFunc(func([]byte, hal.Params) { frames++ })})
 	out := collect(d)
 
 	// Data while the radio is off fails with ERROR 02.
