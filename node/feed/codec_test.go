@@ -221,3 +221,21 @@ func TestDecodeRunErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestLargestEventFitsOneFrame(t *testing.T) {
+	f := newFixture(t, 2)
+	m := f.members[1]
+	body := fieldSet(strings.Repeat("r", 10), strings.Repeat("f", 10), String(strings.Repeat("v", 55)))
+	b, err := EncodeBody(body)
+	if err != nil || len(b) != MaxBodySize {
+		t.Fatalf("body %d bytes, %v", len(b), err)
+	}
+	f.write(m, body)
+	run, err := EncodeRun(nil, f.log.Authenticated(m.Hash(), 1, 1), RunOpts{AuthorBytes: DefaultAuthorPrefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run) > 164 {
+		t.Fatalf("largest event as a signed run of one: %d bytes > 164", len(run))
+	}
+}

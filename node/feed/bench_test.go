@@ -1,0 +1,250 @@
+package feed_test
+
+import (
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/meshlogd/meshlogd/node/feed"
+	"github.com/meshlogd/meshlogd/node/feed/hlc"
+	"github.com/meshlogd/meshlogd/node/rns"
+	"github.com/meshlogd/meshlogd/node/view"
+)
+
+type chachaReader struct{ r *rand.ChaCha8 }
+
+func (c chachaReader) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func ident(tb testing.TB, n byte) *rns.Identity {
+	id, err := rns.NewIdentity(chachaReader{rand.NewChaCha8([32]byte{n, 0x77})})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return id
+}
+
+// benchData is a dataset with one member who wrote n typical field sets,
+// each signed (as Append stores them).
+type benchData struct {
+	genesis feed.Signed
+	add     feed.Signed
+	member  *rns.Identity
+	log     *feed.Log
+	events  []feed.Signed
+}
+
+func typical(i int) feed.FieldSet {
+	// A 20-byte string value, an 7-byte record id, a 7-byte field name.
+	return feed.FieldSet{Record: "hh-0042", Field: "water_l", Value: feed.String("12 jerrycans, clean" + string(rune('a'+i%26)))}
+}
+
+func newBenchData(tb testing.TB, n int) *benchData {
+	founder, member := ident(tb, 1), ident(tb, 2)
+	const t0 = 1_700_000_000_000
+	g, err := feed.NewGenesis(founder, "bench", hlc.New(t0, 0))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l, err := feed.NewLog(g, feed.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var add feed.MemberAdd
+	copy(add.Key[:], member.PublicKey())
+	ab, _ := feed.EncodeBody(add)
+	addEv, _, err := l.Append(founder, feed.KindMemberAdd, ab, hlc.New(t0+1, 0))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d := &benchData{genesis: g, add: addEv, member: member, log: l}
+	var clock hlc.Clock
+	for i := range n {
+		b, err := feed.EncodeBody(typical(i))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		s, _, err := l.Append(member, feed.KindFieldSet, b, clock.Now(t0+int64(1000*(i+1))))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		d.events = append(d.events, s)
+	}
+	return d
+}
+
+func (d *benchData) fresh(tb testing.TB) (*feed.Log, *view.View) {
+	l, err := feed.NewLog(d.genesis, feed.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := l.Ingest(d.add); err != nil {
+		tb.Fatal(err)
+	}
+	return l, view.New()
+}
+
+// verifyBaseline measures raw ed25519.Verify per second over the same
+// messages and signatures, in the same run.
+func verifyBaseline(b *testing.B, d *benchData, n int) float64 {
+	pub := d.member.Ed25519PublicKey()
+	msgs := make([][]byte, len(d.events))
+	for i, s := range d.events {
+		msgs[i] = feed.SigningMessage(d.log.DatasetID(), s.ID())
+	}
+	start := time.Now()
+	for i := range n {
+		j := i % len(d.events)
+		if !ed25519.Verify(pub, msgs[j], d.events[j].Sig) {
+			b.Fatal("baseline verify failed")
+		}
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// BenchmarkIngest measures decode + verify + chain + store-in-memory + fold
+// of individually signed events (stored encoding), against raw
+// ed25519.Verify in the same run.
+func BenchmarkIngest(b *testing.B) {
+	const n = 1024
+	d := newBenchData(b, n)
+	wire := make([][]byte, n)
+	for i, s := range d.events {
+		wire[i], _ = s.MarshalBinary()
+	}
+	l, v := d.fresh(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		j := i % n
+		if j == 0 && i > 0 {
+			b.StopTimer()
+			l, v = d.fresh(b)
+			b.StartTimer()
+		}
+		s, err := feed.DecodeSigned(wire[j])
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := l.Ingest(s)
+		if err != nil || len(res.Accepted) != 1 {
+			b.Fatalf("ingest: %v", err)
+		}
+		for _, a := range res.Accepted {
+			v.Apply(a.Event)
+		}
+	}
+	b.StopTimer()
+	rate := float64(b.N) / b.Elapsed().Seconds()
+	base := verifyBaseline(b, d, max(b.N, 200))
+	b.ReportMetric(rate, "events/s")
+	b.ReportMetric(base, "verify/s")
+	b.ReportMetric(rate/base, "x-verify")
+}
+
+// BenchmarkIngestRun10 measures the same pipeline for the wire form: runs
+// of 10 events with one signature each (amortised signing).
+func BenchmarkIngestRun10(b *testing.B) {
+	const n = 1000
+	d := newBenchData(b, n)
+	var runs [][]byte
+	for from := uint64(1); from <= n; from += 10 {
+		run := d.log.Authenticated(d.member.Hash(), from, from+9)
+		enc, err := feed.EncodeRun(nil, run, feed.RunOpts{AuthorBytes: 4})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runs = append(runs, enc)
+	}
+	l, v := d.fresh(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	events := 0
+	for i := range b.N {
+		j := i % len(runs)
+		if j == 0 && i > 0 {
+			b.StopTimer()
+			l, v = d.fresh(b)
+			b.StartTimer()
+		}
+		run, _, err := feed.DecodeRun(runs[j], l)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, s := range run {
+			res, err := l.Ingest(s)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, a := range res.Accepted {
+				v.Apply(a.Event)
+			}
+			events += len(res.Accepted)
+		}
+	}
+	b.StopTimer()
+	rate := float64(events) / b.Elapsed().Seconds()
+	base := verifyBaseline(b, d, max(events, 200))
+	b.ReportMetric(rate, "events/s")
+	b.ReportMetric(base, "verify/s")
+	b.ReportMetric(rate/base, "x-verify")
+}
+
+// prototypeJSON is the predecessor prototype's encoding of an event: a JSON
+// object with hex id/author/prev, seq, hlc, kind and payload.
+type prototypeJSON struct {
+	ID      string         `json:"id"`
+	Author  string         `json:"author"`
+	Prev    string         `json:"prev"`
+	Seq     uint64         `json:"seq"`
+	HLC     uint64         `json:"hlc"`
+	Kind    string         `json:"kind"`
+	Payload map[string]any `json:"payload"`
+}
+
+func toJSON(s feed.Signed) []byte {
+	body, _ := feed.DecodeBody(s.Kind, s.Body)
+	fs := body.(feed.FieldSet)
+	id := s.ID()
+	p := prototypeJSON{
+		ID: hex.EncodeToString(id[:]), Author: hex.EncodeToString(s.Author[:]), Prev: hex.EncodeToString(s.Prev[:]),
+		Seq: s.Seq, HLC: uint64(s.HLC), Kind: "field_set",
+		Payload: map[string]any{"record": fs.Record, "field": fs.Field, "value": fs.Value.Str()},
+	}
+	b, _ := json.Marshal(p)
+	return b
+}
+
+// BenchmarkEventSize reports the size of a typical field-set event (20-byte
+// value): canonical encoding, the prototype's JSON of the same event, a
+// signed run of one, and bytes per event on the wire for bursts of 10 with
+// one signature (amortised). The timed loop encodes a burst.
+func BenchmarkEventSize(b *testing.B) {
+	d := newBenchData(b, 20)
+	s := d.events[12]
+	canon := len(s.Canonical())
+	js := len(toJSON(s))
+	single, err := feed.EncodeRun(nil, d.log.Authenticated(d.member.Hash(), 13, 13), feed.RunOpts{AuthorBytes: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	burst := d.log.Authenticated(d.member.Hash(), 11, 20)
+	var enc []byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		enc, err = feed.EncodeRun(enc[:0], burst, feed.RunOpts{AuthorBytes: 4})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(canon), "canonical-B")
+	b.ReportMetric(float64(js), "json-B")
+	b.ReportMetric(float64(canon)/float64(js), "canonical/json")
+	b.ReportMetric(float64(len(single)), "run1-signed-B")
+	b.ReportMetric(float64(len(enc))/10, "wire-B/event(burst10)")
+	b.ReportMetric(float64(len(enc))/10/float64(js), "wire/json")
+}
