@@ -284,3 +284,56 @@ func TestLinkParsersReject(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkThroughTransport replays transport.json's relayed link: the
+// initiator's request carries MTU signalling that the transport node strips;
+// both ends still agree on the link id and the keys.
+func TestLinkThroughTransport(t *testing.T) {
+	c := caseNamed(t, loadCases(t, "transport.json"), "link_through_transport")
+	inj := sub(t, c, "injected")
+	onB := sub(t, c, "request_received_on_B")
+	reqB, err := ParsePacket(hx(t, onB, "raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mtu, _ := DecodeSignalling([3]byte(reqB.Data[LinkECPubSize:]))
+	li, err := NewLinkInitiatorWith(hx(t, inj, "initiator_ephemeral_x25519_private_key"), hx(t, inj, "initiator_ephemeral_ed25519_private_seed"), reqB.Destination, mtu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := *li.Request()
+	out.HeaderType, out.TransportType, out.TransportID = Header2, Transport, reqB.TransportID
+	raw, _ := out.Pack()
+	eq(t, "request sent via transport", raw, hx(t, onB, "raw"))
+	id := li.ID()
+	eq(t, "initiator link id", id[:], hx(t, c, "link_id"))
+
+	reqA, _ := ParsePacket(hx(t, sub(t, c, "request_sent_on_A"), "raw"))
+	if LinkID(reqA) != li.ID() {
+		t.Fatal("stripping the signalling changed the link id")
+	}
+	respID, _ := FromPrivateKey(hx(t, c, "responder_identity_private_key"))
+	rs, proof, err := AcceptLinkRequestWith(hx(t, inj, "responder_ephemeral_x25519_private_key"), respID, reqA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = proof.Pack()
+	eq(t, "proof", raw, hx(t, sub(t, c, "proof_received_on_A"), "raw"))
+
+	proofB, _ := ParsePacket(hx(t, sub(t, c, "proof_sent_on_B"), "raw"))
+	is, err := li.Accept(respID, proofB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(is.Key(), rs.Key()) || is.MTU() != MTU {
+		t.Fatalf("keys differ or MTU %d", is.MTU())
+	}
+	clock := sub(t, inj, "clock")
+	rtt := time.Duration((num(t, clock, "proof_received") - num(t, clock, "request_sent")) * float64(time.Second))
+	rp, err := is.RTTPacket(bytes.NewReader(hx(t, inj, "rtt_token_iv")), rtt.Round(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = rp.Pack()
+	eq(t, "rtt", raw, hx(t, sub(t, c, "rtt_received_on_B"), "raw"))
+}
