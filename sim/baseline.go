@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/meshlogd/meshlogd/node/airtime"
 	"github.com/meshlogd/meshlogd/node/rns"
 	"github.com/meshlogd/meshlogd/sim/scenario"
 )
@@ -57,6 +58,20 @@ type baselineProto struct {
 }
 
 func (p *baselineProto) name() string { return "baseline" }
+
+// classify: the prototype had no priorities; its messages share one FIFO
+// under the duty-cycle budget.
+func (p *baselineProto) classify(payload []byte) msgClass {
+	c := msgClass{kind: "fragment", priority: airtime.Data}
+	if len(payload) > 0 && payload[0] != 'F' {
+		var m struct {
+			T string `json:"t"`
+		}
+		_ = json.Unmarshal(payload, &m) // an unknown kind is reported as ""
+		c.kind = m.T
+	}
+	return c
+}
 
 func (p *baselineProto) prepare(ids []*rns.Identity, _ uint64) error {
 	p.ids = ids

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/meshlogd/meshlogd/node/airtime"
 	"github.com/meshlogd/meshlogd/node/rns"
 	"github.com/meshlogd/meshlogd/sim/scenario"
 )
@@ -69,4 +70,15 @@ type protocol interface {
 	// before the first start: it sets up the dataset and its members.
 	prepare(ids []*rns.Identity, seed uint64) error
 	start(env nodeEnv) (engine, error)
+	// classify says how the node runtime queues a payload.
+	classify(payload []byte) msgClass
+}
+
+// msgClass is how a message is queued for the radio: its kind name (for
+// statistics), its node/airtime priority and how long it stays useful
+// (0: until sent).
+type msgClass struct {
+	kind     string
+	priority airtime.Priority
+	ttl      time.Duration
 }

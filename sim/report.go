@@ -11,8 +11,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/meshlogd/meshlogd/sim/scenario"
 )
 
 // Figures are the measured results of one protocol on one scenario. Their
@@ -70,6 +68,7 @@ type Detail struct {
 	Conflicts   []Conflict
 	Errors      []string
 	ConvergedAt time.Duration // -1 if not converged
+	Kinds       []KindStat    // what each message kind cost
 	Expect      bool          // convergence expected
 }
 
@@ -102,6 +101,13 @@ type NodeStat struct {
 	Up          bool
 	TX          []TX   // transmitted frames (for the timeline)
 	Down        []Span // times the node was down
+}
+
+// KindStat is what one kind of sync message cost over the run.
+type KindStat struct {
+	Kind                                     string
+	Messages, PayloadBytes, Frames, AirBytes int64
+	Airtime                                  time.Duration
 }
 
 // Span is a time range [From, To).
@@ -200,6 +206,11 @@ func (w *world) figures() (Figures, *Detail) {
 		d.Partitions = append(d.Partitions, PartitionInfo{From: p.from, To: to, Groups: p.groups})
 	}
 	d.Conflicts = w.conflicts()
+	for _, k := range sortedKeys(w.kinds) {
+		ks := w.kinds[k]
+		d.Kinds = append(d.Kinds, KindStat{Kind: k, Messages: ks.msgs, PayloadBytes: ks.payloadBytes,
+			Frames: ks.frames, AirBytes: ks.airBytes, Airtime: ks.airtime})
+	}
 	return f, d
 }
 
@@ -348,6 +359,13 @@ func writeResult(b *bytes.Buffer, f *Figures, d *Detail) {
 	}
 	fmt.Fprintf(b, "Totals: %d events (%d bytes), %d frames / %d bytes on air (%.2f× the event bytes), %d collisions, max duty cycle %.3f%%, idle airtime %.3f s/node/h, forks %d\n",
 		f.Events, f.EventBytes, f.FramesOnAir, f.BytesOnAir, ratio, f.Collisions, 100*f.MaxDutyCycle, f.IdleAirtimeSPerHour, f.Forks)
+	if len(d.Kinds) > 0 {
+		var parts []string
+		for _, k := range d.Kinds {
+			parts = append(parts, fmt.Sprintf("%s %d msgs/%d frames/%d B/%.1fs", k.Kind, k.Messages, k.Frames, k.AirBytes, k.Airtime.Seconds()))
+		}
+		fmt.Fprintf(b, "On air by message kind: %s\n", strings.Join(parts, "; "))
+	}
 	for _, c := range d.Conflicts {
 		var parts []string
 		for i := range c.Writers {
@@ -377,5 +395,3 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 	sort.Strings(out)
 	return out
 }
-
-var _ = scenario.Default

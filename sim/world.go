@@ -9,9 +9,15 @@ import (
 	"time"
 
 	"github.com/meshlogd/meshlogd/hal"
+	"github.com/meshlogd/meshlogd/node/airtime"
 	"github.com/meshlogd/meshlogd/node/rns"
 	"github.com/meshlogd/meshlogd/sim/scenario"
 )
+
+// senseSymbols is how many preamble symbols carrier sense needs to detect
+// a frame (an SX127x CAD takes about two symbols; the RNode firmware polls
+// its modem status every few milliseconds).
+const senseSymbols = 2
 
 // maxQueue bounds a node's transmit queue in packets, like an RNode's
 // packet queue: when it is full, new packets are dropped (and counted).
@@ -40,7 +46,7 @@ type simNode struct {
 	epoch int // bumped by every crash: stale callbacks compare it
 	eng   engine
 
-	queue          [][]byte
+	sched          *airtime.Scheduler // node/airtime: priorities and the duty-cycle budget
 	sending        bool
 	attemptPending bool
 
@@ -66,6 +72,12 @@ type simNode struct {
 	writes, writeErrs, skipped int
 }
 
+// kindStat counts what one kind of message cost.
+type kindStat struct {
+	msgs, payloadBytes, frames, airBytes int64
+	airtime                              time.Duration
+}
+
 // world is one run of a scenario with one protocol.
 type world struct {
 	sc     *scenario.Scenario
@@ -75,6 +87,9 @@ type world struct {
 	params hal.Params
 	slot   time.Duration
 	difs   time.Duration
+	// senseDelay is how long a frame must be on air before carrier sense
+	// detects it.
+	senseDelay time.Duration
 
 	nodes []*simNode
 	link  [][]linkInfo
@@ -92,6 +107,9 @@ type world struct {
 	convSince time.Duration
 
 	collisions int64
+	kinds      map[string]*kindStat
+	kindNames  []string
+	backoffFn  func(*simNode) time.Duration // tests: replaces the CSMA backoff
 	partitions []partitionSpan
 	phases     []phase
 	errs       []string
@@ -112,7 +130,7 @@ type phase struct {
 
 func newWorld(sc *scenario.Scenario, seed uint64, proto protocol) (*world, error) {
 	w := &world{sc: sc, seed: seed, proto: proto,
-		holders: map[[32]byte]int{}, sizes: map[[32]byte]int{}, lossRand: map[int]*rand.Rand{}}
+		holders: map[[32]byte]int{}, sizes: map[[32]byte]int{}, lossRand: map[int]*rand.Rand{}, kinds: map[string]*kindStat{}}
 	w.params = hal.Params{
 		FrequencyHz:     uint32(math.Round(sc.Radio.FreqMHz * 1e6)),
 		BandwidthHz:     uint32(math.Round(sc.Radio.BWkHz * 1000)),
@@ -125,6 +143,7 @@ func newWorld(sc *scenario.Scenario, seed uint64, proto protocol) (*world, error
 		return nil, fmt.Errorf("sim: radio parameters %v have no airtime", w.params)
 	}
 	w.slot, w.difs = hal.CSMATiming(w.params)
+	w.senseDelay = senseSymbols * hal.SymbolTime(w.params)
 	n := len(sc.Nodes)
 	budget := time.Duration(float64(sc.Radio.DutyWindow) * sc.Radio.DutyCycle)
 	founderKey := streamBytes(seed, "group-key", 64)
@@ -136,7 +155,11 @@ func newWorld(sc *scenario.Scenario, seed uint64, proto protocol) (*world, error
 		if err != nil {
 			return nil, fmt.Errorf("sim: identity of %s: %w", sn.Name, err)
 		}
-		nd := &simNode{idx: i, name: sn.Name, identity: id, rng: stream(seed, "node", i), up: true,
+		bud, err := airtime.NewBudget(sc.Radio.DutyCycle, sc.Radio.DutyWindow)
+		if err != nil {
+			return nil, fmt.Errorf("sim: %w", err)
+		}
+		nd := &simNode{sched: airtime.NewScheduler(bud, maxQueue), idx: i, name: sn.Name, identity: id, rng: stream(seed, "node", i), up: true,
 			reasm: hal.NewReassembler(hal.PartialTimeout(w.params)),
 			duty:  dutyTracker{window: sc.Radio.DutyWindow, budget: budget}}
 		w.nodes = append(w.nodes, nd)
@@ -431,6 +454,7 @@ func (w *world) armTick(nd *simNode) {
 }
 
 func (w *world) enqueue(nd *simNode, msgs [][]byte) {
+	now := epochTime.Add(w.q.now)
 	for _, m := range msgs {
 		pkt, err := nd.wire.wrap(m)
 		if err != nil {
@@ -439,22 +463,49 @@ func (w *world) enqueue(nd *simNode, msgs [][]byte) {
 			}
 			continue
 		}
-		if len(nd.queue) >= maxQueue || len(pkt) > hal.MaxPacketLen {
+		if len(pkt) > hal.MaxPacketLen {
 			nd.drops++
 			continue
 		}
-		nd.queue = append(nd.queue, pkt)
+		c := w.proto.classify(m)
+		ki := w.kindIndex(c.kind)
+		ks := w.kinds[c.kind]
+		ks.msgs++
+		ks.payloadBytes += int64(len(m))
+		f := airtime.Frame{Payload: append([]byte{byte(ki)}, pkt...), Airtime: hal.PacketAirtime(w.params, len(pkt)),
+			Priority: c.priority, Queued: now}
+		if c.ttl > 0 {
+			f.Expires = now.Add(c.ttl)
+		}
+		if err := nd.sched.Enqueue(f); err != nil {
+			nd.drops++
+		}
 	}
 	w.kick(nd)
 }
 
+// kindIndex returns the index of a message kind name (registering it).
+func (w *world) kindIndex(k string) int {
+	for i, n := range w.kindNames {
+		if n == k {
+			return i
+		}
+	}
+	w.kindNames = append(w.kindNames, k)
+	w.kinds[k] = &kindStat{}
+	return len(w.kindNames) - 1
+}
+
 func (w *world) backoff(nd *simNode) time.Duration {
+	if w.backoffFn != nil {
+		return w.backoffFn(nd)
+	}
 	return w.difs + time.Duration(nd.rng.IntN(15))*w.slot
 }
 
 // kick starts the channel-access procedure when a packet waits.
 func (w *world) kick(nd *simNode) {
-	if !nd.up || nd.sending || nd.attemptPending || len(nd.queue) == 0 {
+	if !nd.up || nd.sending || nd.attemptPending || nd.sched.Len() == 0 {
 		return
 	}
 	nd.attemptPending = true
@@ -463,11 +514,13 @@ func (w *world) kick(nd *simNode) {
 }
 
 // busyUntil returns when the last frame nd can hear ends (carrier sense),
-// or 0 when the channel is free at nd.
+// or 0 when the channel is free at nd. A frame becomes detectable only
+// senseDelay after it started (preamble detection takes a few symbols), so
+// two nodes that decide within that window both transmit and collide.
 func (w *world) busyUntil(nd *simNode) time.Duration {
 	var end time.Duration
 	for _, f := range w.active {
-		if f.from != nd.idx && w.hears(f.from, nd.idx) && f.end > end {
+		if f.from != nd.idx && w.hears(f.from, nd.idx) && f.end > end && w.q.now-f.start >= w.senseDelay {
 			end = f.end
 		}
 	}
@@ -479,7 +532,7 @@ func (w *world) attempt(nd *simNode, ep int) {
 		return
 	}
 	nd.attemptPending = false
-	if !nd.up || nd.sending || len(nd.queue) == 0 {
+	if !nd.up || nd.sending || nd.sched.Len() == 0 {
 		return
 	}
 	now := w.q.now
@@ -488,20 +541,15 @@ func (w *world) attempt(nd *simNode, ep int) {
 		w.q.at(end+w.backoff(nd), func() { w.attempt(nd, ep) })
 		return
 	}
-	pkt := nd.queue[0]
-	t := nd.duty.earliest(now, hal.PacketAirtime(w.params, len(pkt)))
-	if t < 0 {
-		nd.queue = nd.queue[1:]
-		nd.drops++
-		w.kick(nd)
+	f, ok, retry := nd.sched.Next(epochTime.Add(now))
+	if !ok {
+		if !retry.IsZero() {
+			nd.attemptPending = true
+			w.q.at(retry.Sub(epochTime), func() { w.attempt(nd, ep) })
+		}
 		return
 	}
-	if t > now {
-		nd.attemptPending = true
-		w.q.at(t, func() { w.attempt(nd, ep) })
-		return
-	}
-	nd.queue = nd.queue[1:]
+	kind, pkt := w.kindNames[f.Payload[0]], f.Payload[1:]
 	frames, err := hal.EncodeFrames(byte(nd.rng.Uint32()), pkt)
 	if err != nil {
 		nd.drops++
@@ -509,6 +557,12 @@ func (w *world) attempt(nd *simNode, ep int) {
 		return
 	}
 	nd.sending = true
+	ks := w.kinds[kind]
+	for _, fr := range frames {
+		ks.frames++
+		ks.airBytes += int64(len(fr))
+		ks.airtime += hal.Airtime(w.params, len(fr))
+	}
 	w.startFrame(nd, frames, 0, ep)
 }
 
@@ -620,7 +674,7 @@ func (w *world) down(nd *simNode) {
 	}
 	nd.count -= len(nd.pending)
 	nd.pending, nd.inFlight = nil, false
-	nd.queue = nil
+	nd.sched = airtime.NewScheduler(nd.sched.Budget(), maxQueue) // the queue is lost, the budget is not
 	nd.sending, nd.attemptPending, nd.tickArmed = false, false, false
 	nd.reasm.Reset()
 	nd.eng = nil
