@@ -6,6 +6,9 @@ import (
 	"io"
 	"testing"
 	"testing/iotest"
+	"time"
+
+	"github.com/meshlogd/meshlogd/hal"
 )
 
 // decodeAll feeds r through a Decoder and returns copies of all frames.
@@ -223,6 +226,36 @@ func FuzzKISS(f *testing.F) {
 		for i := range frames {
 			if again[i].Cmd != frames[i].Cmd || !bytes.Equal(again[i].Body, frames[i].Body) {
 				t.Fatalf("round trip frame %d differs", i)
+			}
+		}
+	})
+}
+
+// FuzzDeviceOutput feeds arbitrary device output through the driver's
+// deframer and frame handler: no panic, no growth beyond the limits.
+func FuzzDeviceOutput(f *testing.F) {
+	f.Add(unhex(f, "c00846c0c0500156c0c04880c0c04981c0"))
+	f.Add(unhex(f, "c0233cc0c024eac0c000dbdc00dbdd101112131415161718191a1b1c1d1e1fc0"))
+	f.Add(unhex(f, "c025007d001f09c403e82a27ffc0c026100000f40012004a00310062c0"))
+	f.Add(unhex(f, "c09002c0c055f8c0c00600c0c00f00c0c00133be27a0c0"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		m := &Modem{o: (*Opts)(nil).withDefaults(), changed: make(chan struct{}), trouble: make(chan struct{}, 1),
+			devErr: make(chan *DeviceError, 1), rx: make(chan hal.Packet, 4), online: true}
+		m.log = m.o.Logger
+		m.rep.clearParams()
+		d := NewDecoder(MaxPacket)
+		p := in
+		now := time.Unix(0, 0)
+		for len(p) > 0 {
+			n, fr, ok := d.Decode(p)
+			p = p[n:]
+			if ok {
+				m.handle(0, fr, now, d.Stats())
+			}
+		}
+		for len(m.rx) > 0 {
+			if pkt := <-m.rx; len(pkt.Data) == 0 || len(pkt.Data) > MaxPacket {
+				t.Fatalf("packet of %d bytes delivered", len(pkt.Data))
 			}
 		}
 	})
