@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"time"
 
 	"github.com/meshlogd/meshlogd/hal"
 	"periph.io/x/conn/v3"
@@ -135,6 +136,10 @@ type Chip struct {
 	absentVal  byte
 	dio0Broken bool
 	gen        uint64 // bumped on every mode change; invalidates timers and receptions
+	txEnd      time.Time
+	txGen      uint64 // gen of the running transmission; 0 when none
+	cadEnd     time.Time
+	cadGen     uint64 // gen of the running CAD; 0 when none
 	heard      []heard
 	lastTx     *Frame
 	txLog      []Frame
@@ -169,6 +174,7 @@ func NewChip(o ChipOpts) *Chip {
 	c.reset.level = gpio.High
 	c.dio0 = newPin(c.name+".DIO0", 1, o.Clock, nil)
 	c.dio1 = newPin(c.name+".DIO1", 2, o.Clock, nil)
+	c.dio0.poll, c.dio1.poll = c.catchUp, c.catchUp
 	c.mu.Lock()
 	c.powerOnLocked()
 	c.mu.Unlock()
@@ -380,7 +386,7 @@ func (c *Chip) readLocked(addr byte) byte {
 		dbm := c.noise
 		now := c.clock.Now()
 		for _, h := range c.heard {
-			if channelsOverlap(p, h.f.Params) && !now.Before(h.f.Start) && h.l.RSSI > dbm {
+			if channelsOverlap(p, h.f.Params) && !now.Before(h.f.Start) && now.Before(h.f.End()) && h.l.RSSI > dbm {
 				dbm = h.l.RSSI
 			}
 		}
@@ -398,8 +404,9 @@ func (c *Chip) carrierLocked() bool {
 	if !c.isLoRa() || (c.mode() != modeRxCont && c.mode() != modeRxSng) {
 		return false
 	}
+	now := c.clock.Now()
 	for _, h := range c.heard {
-		if h.listening && h.gen == c.gen {
+		if h.listening && h.gen == c.gen && now.Before(h.f.End()) {
 			return true
 		}
 	}
@@ -457,11 +464,38 @@ func (c *Chip) setModeLocked(v byte) *Frame {
 		return c.startTxLocked()
 	case modeCAD:
 		c.stats.CADs++
-		gen := c.gen
-		p := c.paramsLocked()
-		c.clock.AfterFunc(2*hal.SymbolTime(p), func() { c.cadDone(gen) })
+		d := 2 * hal.SymbolTime(c.paramsLocked())
+		c.cadGen, c.cadEnd = c.gen, c.clock.Now().Add(d)
+		c.clock.AfterFunc(d, c.catchUp)
 	}
 	return nil
+}
+
+// catchUp applies every chip event due at the clock's now. Timer callbacks
+// call it, and so does every SPI transfer and every pin that is about to
+// report a timeout, so what the host observes always matches the clock,
+// however late the timer goroutines run.
+func (c *Chip) catchUp() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.catchUpLocked()
+}
+
+func (c *Chip) catchUpLocked() {
+	if c.txGen == 0 && c.cadGen == 0 {
+		return
+	}
+	now := c.clock.Now()
+	if c.txGen != 0 && !now.Before(c.txEnd) {
+		gen := c.txGen
+		c.txGen = 0
+		c.txDoneLocked(gen)
+	}
+	if c.cadGen != 0 && !now.Before(c.cadEnd) {
+		gen := c.cadGen
+		c.cadGen = 0
+		c.cadDoneLocked(gen, c.cadEnd)
+	}
 }
 
 func (c *Chip) startTxLocked() *Frame {
@@ -476,14 +510,12 @@ func (c *Chip) startTxLocked() *Frame {
 		Start: c.clock.Now(), Airtime: hal.Airtime(p, n)}
 	c.stats.TxFrames++
 	c.txLog = append(c.txLog, f)
-	gen := c.gen
-	c.clock.AfterFunc(f.Airtime, func() { c.txDone(gen) })
+	c.txGen, c.txEnd = c.gen, f.End()
+	c.clock.AfterFunc(f.Airtime, c.catchUp)
 	return &f
 }
 
-func (c *Chip) txDone(gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (c *Chip) txDoneLocked(gen uint64) {
 	if gen != c.gen || c.inReset || c.mode() != modeTx {
 		return
 	}
@@ -492,17 +524,14 @@ func (c *Chip) txDone(gen uint64) {
 	c.raiseLocked(irqTxDone)
 }
 
-func (c *Chip) cadDone(gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (c *Chip) cadDoneLocked(gen uint64, at time.Time) {
 	if gen != c.gen || c.inReset || c.mode() != modeCAD {
 		return
 	}
 	p := c.paramsLocked()
-	now := c.clock.Now()
 	bits := byte(irqCadDone)
 	for _, h := range c.heard {
-		if matches(p, h.f.Params) && !now.Before(h.f.Start) {
+		if matches(p, h.f.Params) && !at.Before(h.f.Start) && at.Before(h.f.End()) {
 			bits |= irqCadDetected
 		}
 	}
@@ -608,6 +637,7 @@ func (c *Chip) transfer(w, r []byte) error {
 		return fmt.Errorf("sx127xtest: SPI transfer of %d bytes exceeds %d", len(w), MaxTxSize)
 	}
 	c.mu.Lock()
+	c.catchUpLocked()
 	c.stats.SPITransactions++
 	c.stats.SPIBytes += uint64(2 * len(w))
 	if c.inReset || c.absent {

@@ -32,6 +32,7 @@ type Pin struct {
 	num   int
 	clock Clock
 	onOut func(gpio.Level) // reset line hook; nil for DIO lines
+	poll  func()           // brings the chip up to date with the clock
 
 	mu     sync.Mutex
 	level  gpio.Level // level driven by the chip (DIO) or by the host (reset)
@@ -118,6 +119,9 @@ func (p *Pin) In(pull gpio.Pull, edge gpio.Edge) error {
 
 // Read implements gpio.PinIn.
 func (p *Pin) Read() gpio.Level {
+	if p.poll != nil {
+		p.poll()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.level
@@ -142,8 +146,18 @@ func (p *Pin) WaitForEdge(timeout time.Duration) bool {
 	case <-p.edges:
 		return true
 	case <-expired:
-		return false
 	case <-p.halt:
+		return false
+	}
+	// Events due by now (e.g. a TxDone whose timer goroutine has not run
+	// yet) happen before the timeout is reported.
+	if p.poll != nil {
+		p.poll()
+	}
+	select {
+	case <-p.edges:
+		return true
+	default:
 		return false
 	}
 }
