@@ -159,6 +159,7 @@ type Device struct {
 
 	mu     sync.Mutex
 	out    func([]byte) // host link; nil while detached
+	tap    func([]byte) // observer of host bytes
 	faults Faults
 	stats  Stats
 
@@ -252,6 +253,15 @@ func (d *Device) Reboot() {
 	}
 }
 
+// SetHostTap installs f to observe every chunk of bytes from the host
+// before the firmware parses it (also while Mute); nil removes it. f runs
+// with the device's lock held and must not keep p.
+func (d *Device) SetHostTap(f func(p []byte)) {
+	d.mu.Lock()
+	d.tap = f
+	d.mu.Unlock()
+}
+
 // SetFaults replaces the device's misbehaviour settings.
 func (d *Device) SetFaults(f Faults) {
 	d.mu.Lock()
@@ -315,6 +325,9 @@ func (d *Device) State() State {
 func (d *Device) Write(p []byte) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.tap != nil {
+		d.tap(p)
+	}
 	if d.faults.Mute {
 		return len(p), nil
 	}
