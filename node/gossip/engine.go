@@ -176,6 +176,12 @@ type channel struct {
 	wantDue int64
 
 	nextTx int64 // earliest time for the next data message
+
+	// servedHash is the hash of the last complete frontier heard on this
+	// channel that showed nothing we lack (valid if servedValid): beacons
+	// with that hash need slices from us, not our frontier.
+	servedHash  uint64
+	servedValid bool
 }
 
 type sentMark struct {
@@ -519,6 +525,12 @@ func (e *Engine) onBeacon(ch *channel, m *Beacon, now int64) {
 		return
 	}
 	ch.trickle.Reset(now, e.cfg.Rand)
+	if ch.servedValid && m.Hash == ch.servedHash {
+		// We already know this state from its frontier and hold
+		// nothing less: our answers (slices) are what it needs, not our
+		// frontier. It will send its frontier again if they got lost.
+		return
+	}
 	e.scheduleFrontier(ch, now)
 }
 
@@ -581,12 +593,14 @@ func (e *Engine) onFrontier(ch *channel, m *Frontier, now int64) {
 			e.noteClaim(ch.peer, en.Author, en.Seq, now)
 		}
 	}
+	ch.servedValid = false
 	if lack {
 		e.scheduleFrontier(ch, now)
-	} else if ch.frontierDue >= 0 && m.First && m.Last {
+	} else if m.First && m.Last {
 		// They hold nothing we lack and our answers will bring them up
 		// to date: our frontier would tell nobody anything.
 		ch.frontierDue = -1
+		ch.servedHash, ch.servedValid = m.Hash, true
 	}
 }
 
@@ -675,6 +689,10 @@ func (e *Engine) onSlice(ch *channel, m *Slice, now int64) {
 	last := from + uint64(len(evs)) - 1
 	e.suppress(ch, a[:], from, last)
 	e.noteClaim(ch.peer, a, last, now)
+	if c := e.claims[a]; c != nil {
+		// Data of this author is flowing: no want until it stops.
+		c.nextAt = max(c.nextAt, now+e.cfg.WantAfterMs)
+	}
 	for _, s := range evs {
 		res, err := e.log.Ingest(s)
 		if err != nil {
@@ -798,15 +816,7 @@ func (e *Engine) checkClaims(now int64) {
 		if ch == nil {
 			ch = e.bcast
 		}
-		// Ask for the first missing span: from our frontier up to what
-		// the gap buffer already holds (or the claim).
-		from, to := h+1, c.seq
-		if p := e.pend[a]; p != nil {
-			p.removeBelow(h)
-			if !p.empty() && p.first().From > from {
-				to = min(to, p.first().From-1)
-			}
-		}
+		from, to := wantRange(h, c.seq, e.pend[a])
 		ch.wants[a] = span{from, to}
 		if ch.wantDue < 0 {
 			ch.wantDue = now + e.rnd(e.cfg.HoldBackMs)
@@ -814,6 +824,31 @@ func (e *Engine) checkClaims(now int64) {
 		c.attempts++
 		c.nextAt = now + e.cfg.WantAfterMs<<min(c.attempts, 6)
 	}
+}
+
+// wantRange returns the range to ask for when our frontier is h, a
+// neighbour claimed up to seq, and pend holds what waits in the gap buffer:
+// the first span above h that is not pending; if everything up to the
+// claim is pending (waiting for a signature), the claimed tip itself, which
+// a server sends signed or extends to the next signed event.
+func wantRange(h, seq uint64, pend *seqSet) (from, to uint64) {
+	from, to = h+1, seq
+	if pend == nil {
+		return from, to
+	}
+	pend.removeBelow(h)
+	for _, sp := range pend.spans {
+		if sp.From > from {
+			return from, min(to, sp.From-1)
+		}
+		if sp.To >= from {
+			from = sp.To + 1
+		}
+	}
+	if from > seq {
+		return seq, seq
+	}
+	return from, to
 }
 
 func (e *Engine) emit(ch *channel, m Msg) {

@@ -118,8 +118,12 @@ func (e *Engine) buildSlice(ch *channel, a rns.Hash, from, to, dur uint64) (*Sli
 		}
 		size += es
 		wantSig := s.Seq >= to || debt+size >= e.cfg.SigSpanBytes || k == len(evs)-1 && s.Seq == dur
-		if wantSig && s.Sig != nil && size+rns.SigLength <= budget {
-			best, signed = k, true
+		if wantSig && s.Sig != nil {
+			if size+rns.SigLength <= budget {
+				best, signed = k, true
+			}
+			// Otherwise the signature does not fit after this event: end
+			// the slice before it, unsigned; the next slice carries it.
 			break
 		}
 		best = k

@@ -193,7 +193,13 @@ func (nw *network) drain(i int) {
 	}
 }
 
+// debugHook, when set, sees every transmission (for debugging a seed).
+var debugHook func(nw *network, i int, m Message)
+
 func (nw *network) transmit(i int, m Message) {
+	if debugHook != nil {
+		debugHook(nw, i, m)
+	}
 	limit := nw.nodes[i].eng.cfg.PayloadLimit
 	if !m.To.IsBroadcast() {
 		limit = nw.nodes[i].eng.cfg.PeerPayloadLimit
