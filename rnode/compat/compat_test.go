@@ -76,7 +76,7 @@ type world struct {
 // stranger is a third station that puts hand-made frames on the air.
 type stranger struct{ name string }
 
-func (s *stranger) String() string                               { return s.name }
+func (s *stranger) String() string                                 { return s.name }
 func (s *stranger) CarrierStart(sx127xtest.Frame, sx127xtest.Link) {}
 func (s *stranger) CarrierEnd(sx127xtest.Frame, sx127xtest.Link)   {}
 
