@@ -587,6 +587,9 @@ type errDropped struct {
 func (l *Log) settle(author AuthorID, res *IngestResult, watch *pendingEntry) error {
 	var watchErr error
 	for {
+		if l.members[author] == nil {
+			return watchErr // admission lost meanwhile: its events wait, undecided
+		}
 		progressed := false
 		for _, pe := range l.pending.verifiedOf(author) {
 			if l.pending.byID[pe.id] != pe {
@@ -658,15 +661,19 @@ func (l *Log) resolve(author AuthorID, pe *pendingEntry, res *IngestResult) (mov
 // by its last event) on top of author's feed, up to the first event that
 // breaks the HLC order or the author's validity limits.
 func (l *Log) acceptChain(author AuthorID, chain []*pendingEntry, res *IngestResult) (bool, []errDropped) {
+	m := l.members[author]
+	if m == nil {
+		for _, pe := range chain {
+			l.pending.markUnverified(pe)
+		}
+		return false, nil
+	}
 	f := l.feeds[author]
 	if f == nil {
 		f = &feedState{}
 		l.feeds[author] = f
 	}
-	limit := uint64(math.MaxUint64)
-	if m := l.members[author]; m != nil {
-		limit = m.after
-	}
+	limit := m.after
 	if at, ok := l.frozen[author]; ok && at < limit {
 		limit = at
 	}
@@ -731,17 +738,23 @@ func (l *Log) fork(author AuthorID, at uint64, chain []*pendingEntry, res *Inges
 	if old, ok := l.frozen[author]; !ok || at-1 < old {
 		l.frozen[author] = at - 1
 	}
-	l.truncate(author, at-1, res)
+	l.truncate(author, at-1, res, false)
 	l.updateMembers(res)
 	return true, nil
 }
 
 // truncate revokes author's accepted events above keep and drops buffered
-// events of author above keep.
-func (l *Log) truncate(author AuthorID, keep uint64, res *IngestResult) bool {
+// events of author above keep. With requeue (the author lost its
+// admission, which a later event may restore) the revoked and buffered
+// events go back to the gap buffer as undecided instead of being dropped.
+func (l *Log) truncate(author AuthorID, keep uint64, res *IngestResult, requeue bool) bool {
 	changed := false
+	var revoked []Signed
+	var revokedIDs []ID
 	if f := l.feeds[author]; f.len() > keep {
-		res.Revoked = append(res.Revoked, f.events[keep:]...)
+		revoked = f.events[keep:]
+		revokedIDs = f.ids[keep:]
+		res.Revoked = append(res.Revoked, revoked...)
 		l.count -= int(f.len() - keep)
 		f.events = f.events[:keep:keep]
 		f.ids = f.ids[:keep:keep]
@@ -751,8 +764,19 @@ func (l *Log) truncate(author AuthorID, keep uint64, res *IngestResult) bool {
 		changed = true
 	}
 	for _, pe := range l.pending.allOf(author) {
-		if pe.s.Seq > keep {
+		switch {
+		case pe.s.Seq <= keep:
+		case requeue:
+			l.pending.markUnverified(pe)
+		default:
 			l.pending.remove(pe)
+		}
+	}
+	if requeue {
+		for i, s := range revoked {
+			if _, ev, err := l.pending.add(s, revokedIDs[i], false, false); err == nil {
+				res.Evicted += ev
+			}
 		}
 	}
 	return changed
@@ -772,7 +796,7 @@ func (l *Log) updateMembers(res *IngestResult) {
 			if m != nil {
 				keep = m.after
 			}
-			if l.truncate(a, keep, res) {
+			if l.truncate(a, keep, res, m == nil) {
 				changed = true
 			}
 		}
@@ -780,9 +804,16 @@ func (l *Log) updateMembers(res *IngestResult) {
 			break
 		}
 	}
-	// Authors whose admission arrived: verify their buffered events.
-	for a, m := range l.members {
-		if l.pending.hasUndecided(a) {
+	// Authors whose admission arrived: verify their buffered events. Nested
+	// settles may change the membership again, so re-read it each time.
+	authors := make([]AuthorID, 0, len(l.members))
+	for a := range l.members {
+		authors = append(authors, a)
+	}
+	slices.SortFunc(authors, func(x, y AuthorID) int { return bytes.Compare(x[:], y[:]) })
+	for _, a := range authors {
+		m := l.members[a]
+		if m != nil && l.pending.hasUndecided(a) {
 			for _, pe := range l.pending.allOf(a) {
 				if pe.verified {
 					continue

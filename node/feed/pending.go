@@ -160,6 +160,18 @@ func (g *gapBuffer) markVerified(pe *pendingEntry) {
 	g.fifo[1] = append(g.fifo[1], pe)
 }
 
+// markUnverified moves pe into the unverified class (its author's
+// admission is in doubt again).
+func (g *gapBuffer) markUnverified(pe *pendingEntry) {
+	if !pe.verified || g.byID[pe.id] != pe {
+		return
+	}
+	pe.verified = false
+	pe.trusted = false
+	g.unverified += pe.size
+	g.fifo[0] = append(g.fifo[0], pe)
+}
+
 // setSig attaches a signature to a buffered unsigned event.
 func (g *gapBuffer) setSig(pe *pendingEntry, sig []byte) {
 	g.bytes -= pe.size
