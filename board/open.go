@@ -170,8 +170,8 @@ func orNone(s string) string {
 func spiError(e env, p Profile, err error) error {
 	devs := e.spiDevices()
 	if len(devs) == 0 {
-		return fmt.Errorf("%w: no /dev/spidev* devices, SPI is disabled: add dtparam=spi=on to /boot/firmware/config.txt "+
-			"(or run: sudo raspi-config nonint do_spi 0) and reboot (opening %s: %v)", ErrSPIDisabled, p.SPI, err)
+		return fmt.Errorf("%w: cannot open %s: no /dev/spidev* devices, SPI is disabled: add dtparam=spi=on to "+
+			"/boot/firmware/config.txt (or run: sudo raspi-config nonint do_spi 0) and reboot", ErrSPIDisabled, p.SPI)
 	}
 	if os.IsPermission(err) || strings.Contains(err.Error(), "permission denied") {
 		return fmt.Errorf("%w: %s: permission denied; add the user to group spi (sudo usermod -aG spi,gpio $USER) and log in again: %v", ErrSPIDisabled, p.SPI, err)
