@@ -18,8 +18,10 @@ type chachaReader struct{ r *rand.ChaCha8 }
 
 func (c chachaReader) Read(p []byte) (int, error) { return c.r.Read(p) }
 
+func newChaCha(n byte) *rand.ChaCha8 { return rand.NewChaCha8([32]byte{n, 0x77}) }
+
 func ident(tb testing.TB, n byte) *rns.Identity {
-	id, err := rns.NewIdentity(chachaReader{rand.NewChaCha8([32]byte{n, 0x77})})
+	id, err := rns.NewIdentity(chachaReader{newChaCha(n)})
 	if err != nil {
 		tb.Fatal(err)
 	}
