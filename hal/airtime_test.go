@@ -2,6 +2,7 @@ package hal
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -211,6 +212,22 @@ func TestAirtimeOutOfDomain(t *testing.T) {
 	}
 }
 
+// floatAirtime is the textbook floating-point formula, the baseline the
+// integer implementation is timed against (and which is not exact).
+func floatAirtime(p Params, n int) time.Duration {
+	tsym := math.Pow(2, float64(p.SpreadingFactor)) / float64(p.BandwidthHz)
+	de := 0.0
+	if p.LowDataRateOptimize() {
+		de = 1
+	}
+	pre := float64(RNodePreamble(p)) + 0.25
+	payload := 8 + math.Max(math.Ceil((8*float64(n)-4*float64(p.SpreadingFactor)+28+16)/(4*(float64(p.SpreadingFactor)-2*de)))*float64(p.CodingRate), 0)
+	return time.Duration((pre + payload) * tsym * 1e9)
+}
+
+// BenchmarkAirtime times Airtime over every vector and reports the share
+// of vectors it matches exactly, its speed relative to the float baseline
+// in the same run, and the float baseline's own exactness.
 func BenchmarkAirtime(b *testing.B) {
 	f := loadAirtime(b)
 	ps := make([]Params, len(f.Cases))
@@ -219,18 +236,31 @@ func BenchmarkAirtime(b *testing.B) {
 	}
 	var sink time.Duration
 	b.ResetTimer()
+	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		c := f.Cases[i%len(f.Cases)]
-		sink += Airtime(ps[i%len(ps)], c.PayloadLen)
+		k := i % len(ps)
+		sink += Airtime(ps[k], f.Cases[k].PayloadLen)
 	}
+	ours := time.Since(start)
 	b.StopTimer()
-	// Exactness over every vector, reported as a metric next to the speed.
-	exact := 0
+	start = time.Now()
+	for i := 0; i < b.N; i++ {
+		k := i % len(ps)
+		sink += floatAirtime(ps[k], f.Cases[k].PayloadLen)
+	}
+	base := time.Since(start)
+	exact, floatExact := 0, 0
 	for i, c := range f.Cases {
-		if Airtime(ps[i], c.PayloadLen) == time.Duration(c.RNodeOnAir.TotalUS)*time.Microsecond {
+		want := time.Duration(c.RNodeOnAir.TotalUS) * time.Microsecond
+		if Airtime(ps[i], c.PayloadLen) == want {
 			exact++
+		}
+		if floatAirtime(ps[i], c.PayloadLen) == want {
+			floatExact++
 		}
 	}
 	b.ReportMetric(float64(exact)/float64(len(f.Cases)), "exact-fraction")
+	b.ReportMetric(float64(floatExact)/float64(len(f.Cases)), "float-exact-fraction")
+	b.ReportMetric(float64(ours)/float64(base), "x-float-time")
 	_ = sink
 }
