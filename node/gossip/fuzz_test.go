@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/meshlogd/meshlogd/node/feed"
+	"github.com/meshlogd/meshlogd/node/rns"
 )
 
 // fuzzFixture is a dataset (genesis + membership + a few events of two
@@ -35,11 +36,24 @@ func getFixture(t testing.TB) *fuzzFixture {
 	}
 	l := nw.nodes[0].eng.Log()
 	f := &fuzzFixture{genesis: l.Genesis()}
-	for s := range l.All() {
-		if s.Kind != feed.KindGenesis {
-			f.events = append(f.events, s)
+	// The founder's feed (membership) first, node 1's two events last.
+	last := nw.nodes[1].id.Hash()
+	var tailEvs []feed.Signed
+	for _, a := range append([]rns.Hash{l.Founder()}, l.Authors()...) {
+		if a == l.Founder() && len(f.events) > 0 {
+			continue
+		}
+		for _, s := range l.Range(a, 1, l.Seq(a)) {
+			switch {
+			case s.Kind == feed.KindGenesis:
+			case a == last:
+				tailEvs = append(tailEvs, s)
+			default:
+				f.events = append(f.events, s)
+			}
 		}
 	}
+	f.events = append(f.events, tailEvs...)
 	fixture = f
 	return f
 }
