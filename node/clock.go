@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -100,3 +101,104 @@ func PackHLC(ms int64, logical uint16) uint64 {
 
 // HLCMillis returns the physical milliseconds of a packed HLC value.
 func HLCMillis(v uint64) int64 { return int64(v >> 16) }
+
+// clockKeeper is the node's wall clock: the system clock, shifted forward
+// when it reads earlier than the persisted floor (a Pi Zero without RTC
+// boots in the past), and never going backwards while the process runs.
+type clockKeeper struct {
+	mu      sync.Mutex
+	path    string
+	wall    func() time.Time
+	offset  time.Duration
+	last    time.Time
+	ceiling time.Time // the floor currently persisted
+	source  string
+}
+
+func (c *clockKeeper) load(path string, wall func() time.Time) error {
+	c.path, c.wall = path, wall
+	s, err := LoadClockState(path)
+	if errors.Is(err, ErrClockFile) {
+		// A damaged clock file must not keep the node from starting: the
+		// event log still bounds the HLC from below. Keep the evidence.
+		_ = os.Rename(path, path+".damaged")
+		s, err = ClockState{Source: "free-running"}, nil
+	}
+	if err != nil {
+		return err
+	}
+	c.source = s.Source
+	if c.source == "" {
+		c.source = "free-running"
+	}
+	floor := time.UnixMilli(HLCMillis(s.HLCFloor))
+	if a := time.Unix(int64(s.AnnounceFloor), 0); a.After(floor) {
+		floor = a
+	}
+	if now := wall(); now.Before(floor) {
+		c.offset = floor.Sub(now)
+		c.source = "restored-floor"
+	}
+	c.ceiling = floor
+	return nil
+}
+
+func (c *clockKeeper) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nowLocked()
+}
+
+func (c *clockKeeper) nowLocked() time.Time {
+	t := c.wall().Add(c.offset)
+	if t.Before(c.last) {
+		t = c.last
+	}
+	c.last = t
+	return t
+}
+
+// maybeSave persists a new ceiling when the clock gets within half a lease
+// of the persisted one.
+func (c *clockKeeper) maybeSave() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nowLocked().Add(ClockLease / 2).Before(c.ceiling) {
+		return nil
+	}
+	return c.saveLocked(c.nowLocked().Add(ClockLease))
+}
+
+// save persists the clock; final saves the current time (clean shutdown)
+// rather than a lease ahead.
+func (c *clockKeeper) save(final bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at := c.nowLocked()
+	if !final {
+		at = at.Add(ClockLease)
+	}
+	if at.Before(c.ceiling) {
+		at = c.ceiling
+	}
+	return c.saveLocked(at)
+}
+
+func (c *clockKeeper) saveLocked(at time.Time) error {
+	if c.path == "" {
+		return nil
+	}
+	s := ClockState{HLCFloor: PackHLC(at.UnixMilli(), 0), AnnounceFloor: uint64(at.Unix()), Source: c.source}
+	if err := SaveClockState(c.path, s); err != nil {
+		return err
+	}
+	c.ceiling = at
+	return nil
+}
+
+// status describes the clock for `meshlogd status`.
+func (c *clockKeeper) status() (now time.Time, offset time.Duration, source string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nowLocked(), c.offset, c.source
+}

@@ -1,0 +1,463 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meshlogd/meshlogd/hal"
+	"github.com/meshlogd/meshlogd/node/airtime"
+	"github.com/meshlogd/meshlogd/node/config"
+	"github.com/meshlogd/meshlogd/node/control"
+	"github.com/meshlogd/meshlogd/node/gossip"
+	"github.com/meshlogd/meshlogd/node/groupwire"
+	"github.com/meshlogd/meshlogd/node/rns"
+	"github.com/meshlogd/meshlogd/node/rns/transport"
+)
+
+// AnnounceInterval is how often the node re-announces its SINGLE
+// destination. Reticulum transport nodes throttle destinations that
+// announce more often than hourly; frontier changes travel in sync
+// traffic, not in announces.
+const AnnounceInterval = 6 * time.Hour
+
+// runtimeState is what exists only while Run is active.
+type runtimeState struct {
+	group  *groupwire.Wire
+	single *rns.Destination
+	stack  *transport.Stack
+	wake   chan struct{}
+
+	mu     sync.Mutex
+	ifaces map[transport.Interface]*ifaceInfo // up interfaces
+	radios []*radioPort
+	peers  map[rns.Hash]*PeerStatus
+	signal map[rns.Hash]signal // last radio signal of an announce, by destination
+}
+
+type ifaceInfo struct {
+	name    string
+	typ     string
+	radio   *radioPort // nil for TCP
+	since   time.Time
+	sent    uint64
+	sendErr uint64
+}
+
+type signal struct {
+	rssi, snr float64
+	iface     string
+}
+
+// Run starts the node's interfaces, the control socket and the engine's
+// timers, and serves until ctx is cancelled (SIGTERM/SIGINT in the
+// daemon). It returns after everything it started has stopped; the caller
+// then calls Close. An interface that cannot be opened (a missing radio, a
+// port already in use) is an error at start.
+func (n *Node) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rt := &runtimeState{
+		wake:   make(chan struct{}, 1),
+		ifaces: map[transport.Interface]*ifaceInfo{},
+		peers:  map[rns.Hash]*PeerStatus{},
+		signal: map[rns.Hash]signal{},
+	}
+	founder, err := n.founderIdentity()
+	if err != nil {
+		return err
+	}
+	if rt.group, err = groupwire.New(founder, n.ds.GroupKey, n.opts.Rand); err != nil {
+		return err
+	}
+	if rt.single, err = rns.NewDestination(n.id, rns.In, rns.Single, "meshlogd", "node"); err != nil {
+		return err
+	}
+	ports, err := n.openPorts(rt)
+	if err != nil {
+		return err
+	}
+	rt.stack = transport.NewStack(transport.StackConfig{Router: transport.Config{Rand: n.opts.Rand}, Now: n.clock.now})
+	if err := rt.stack.Do(func(r *transport.Router, now time.Time) error {
+		return r.Register(rt.single, transport.LocalOptions{})
+	}); err != nil {
+		return err
+	}
+	sock := n.cfg.Control.Socket
+	if !filepath.IsAbs(sock) {
+		sock = filepath.Join(n.dir, sock)
+	}
+	srv, err := control.Listen(sock, control.HandlerFunc(n.handleControl))
+	if err != nil {
+		for _, p := range rt.radios {
+			p.radio.Close()
+		}
+		return err
+	}
+
+	n.mu.Lock()
+	n.runtime = rt
+	n.outbox = rt.broadcast
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		n.runtime, n.outbox = nil, nil
+		n.mu.Unlock()
+	}()
+
+	var wg sync.WaitGroup
+	stackErr := make(chan error, 1)
+	wg.Add(4)
+	go func() { defer wg.Done(); stackErr <- rt.stack.Run(ctx, ports...) }()
+	go func() { defer wg.Done(); _ = srv.Serve(ctx) }()
+	go func() { defer wg.Done(); n.watchEvents(ctx, rt) }()
+	go func() { defer wg.Done(); n.announceLoop(ctx, rt) }()
+	n.log.Info("node running", "identity", n.id.Hash().String(), "dataset", n.eng.Log().Name(), "interfaces", len(ports))
+
+	n.tickLoop(ctx, rt)
+	srv.Close()
+	cancel()
+	wg.Wait()
+	err = <-stackErr
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func (n *Node) founderIdentity() (*rns.Identity, error) {
+	id, ok := n.eng.Log().Identity(n.eng.Log().Founder())
+	if !ok {
+		return nil, errors.New("node: founder identity unknown")
+	}
+	return id, nil
+}
+
+// openPorts turns the configured interfaces into transport ports, each
+// wrapped so that the dataset's GROUP traffic reaches the engine.
+func (n *Node) openPorts(rt *runtimeState) ([]transport.Port, error) {
+	var ports []transport.Port
+	closeAll := func() {
+		for _, p := range rt.radios {
+			p.radio.Close()
+		}
+	}
+	for _, ifc := range n.cfg.Interfaces {
+		if !ifc.Enabled {
+			continue
+		}
+		var ifac *rns.IFAC
+		if ifc.NetworkName != "" || ifc.Passphrase != "" {
+			size := ifc.IFACSize
+			if size == 0 {
+				size = 16
+				if ifc.IsRadio() {
+					size = 8
+				}
+			}
+			var err error
+			if ifac, err = rns.NewIFAC(ifc.NetworkName, ifc.Passphrase, size); err != nil {
+				closeAll()
+				return nil, fmt.Errorf("interface %s: %w", ifc.Name, err)
+			}
+		}
+		var p transport.Port
+		switch ifc.Type {
+		case config.TypeSX127x, config.TypeRNode:
+			if n.opts.OpenRadio == nil {
+				closeAll()
+				return nil, fmt.Errorf("interface %s: no radio support in this build", ifc.Name)
+			}
+			radio, err := n.opts.OpenRadio(ifc)
+			if err != nil {
+				closeAll()
+				return nil, fmt.Errorf("interface %s: %w", ifc.Name, err)
+			}
+			rp, err := newRadioPort(n, ifc, radio, ifac)
+			if err != nil {
+				radio.Close()
+				closeAll()
+				return nil, fmt.Errorf("interface %s: %w", ifc.Name, err)
+			}
+			rt.radios = append(rt.radios, rp)
+			p = rp
+		case config.TypeTCPClient:
+			p = transport.WithIFAC(transport.NewTCPClient(transport.TCPClientConfig{Addr: ifc.Target, Name: ifc.Name}), ifac)
+		case config.TypeTCPServer:
+			srv, err := transport.ListenTCP(transport.TCPServerConfig{Addr: ifc.Listen, Name: ifc.Name})
+			if err != nil {
+				closeAll()
+				return nil, fmt.Errorf("interface %s: %w", ifc.Name, err)
+			}
+			p = transport.WithIFAC(srv, ifac)
+		default:
+			closeAll()
+			return nil, fmt.Errorf("interface %s: unknown type %q", ifc.Name, ifc.Type)
+		}
+		ports = append(ports, &interceptPort{inner: p, n: n, rt: rt, typ: ifc.Type, name: ifc.Name})
+	}
+	return ports, nil
+}
+
+// interceptPort hands the dataset's GROUP packets to the engine and all
+// other Reticulum traffic to the router.
+type interceptPort struct {
+	inner transport.Port
+	n     *Node
+	rt    *runtimeState
+	typ   string
+	name  string
+}
+
+func (p *interceptPort) Run(ctx context.Context, sink transport.Sink) error {
+	return p.inner.Run(ctx, &interceptSink{p: p, next: sink})
+}
+
+type interceptSink struct {
+	p    *interceptPort
+	next transport.Sink
+}
+
+func (s *interceptSink) InterfaceUp(ifc transport.Interface) {
+	rt := s.p.rt
+	info := &ifaceInfo{name: ifc.Name(), typ: s.p.typ, since: s.p.n.clock.now()}
+	if rp, ok := s.p.inner.(*radioPort); ok {
+		info.radio = rp
+	}
+	rt.mu.Lock()
+	rt.ifaces[ifc] = info
+	rt.mu.Unlock()
+	s.next.InterfaceUp(ifc)
+	rt.poke() // a new neighbour: let the engine speak soon
+}
+
+func (s *interceptSink) InterfaceDown(ifc transport.Interface) {
+	rt := s.p.rt
+	rt.mu.Lock()
+	delete(rt.ifaces, ifc)
+	rt.mu.Unlock()
+	s.next.InterfaceDown(ifc)
+}
+
+func (s *interceptSink) Inbound(raw []byte, from transport.Interface) {
+	if payload, err := s.p.rt.group.Unwrap(raw); err == nil {
+		s.p.n.step(payload)
+		return
+	}
+	s.next.Inbound(raw, from)
+}
+
+func (rt *runtimeState) poke() {
+	select {
+	case rt.wake <- struct{}{}:
+	default:
+	}
+}
+
+// step feeds a received sync message to the engine.
+func (n *Node) step(payload []byte) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.store == nil {
+		return
+	}
+	if err := n.eng.Step(gossip.Broadcast, payload, n.nowMs()); err != nil {
+		n.log.Debug("sync message rejected", "err", err)
+	}
+	if err := n.flushLocked(); err != nil {
+		n.log.Warn("persisting received events", "err", err)
+	}
+	if n.runtime != nil {
+		n.runtime.poke()
+	}
+}
+
+// broadcast sends the engine's messages on every up interface: radios
+// through their airtime schedulers, TCP directly. Called with n.mu held.
+func (rt *runtimeState) broadcast(msgs []gossip.Message) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for _, m := range msgs {
+		if !m.To.IsBroadcast() {
+			continue // per-peer (link) channels are not opened by this runtime
+		}
+		raw, err := rt.group.Wrap(m.Payload)
+		if err != nil {
+			continue
+		}
+		prio := priorityOf(m.Payload)
+		for ifc, info := range rt.ifaces {
+			var err error
+			if info.radio != nil {
+				err = info.radio.enqueue(raw, prio)
+			} else {
+				err = ifc.Send(raw)
+			}
+			if err != nil {
+				info.sendErr++
+			} else {
+				info.sent++
+			}
+		}
+	}
+}
+
+func priorityOf(payload []byte) airtime.Priority {
+	if len(payload) == 0 {
+		return airtime.Control
+	}
+	switch gossip.Kind(payload[0]) {
+	case gossip.KindBeacon:
+		return airtime.Beacon
+	case gossip.KindFrontier:
+		return airtime.Control
+	}
+	return airtime.Data
+}
+
+// tickLoop drives the engine's timers until ctx is done.
+func (n *Node) tickLoop(ctx context.Context, rt *runtimeState) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-rt.wake:
+		}
+		n.mu.Lock()
+		now := n.nowMs()
+		n.eng.Tick(now)
+		if err := n.flushLocked(); err != nil {
+			n.log.Warn("flush", "err", err)
+		}
+		next := n.eng.NextDeadline()
+		n.mu.Unlock()
+		d := time.Duration(next-now) * time.Millisecond
+		if d < 10*time.Millisecond {
+			d = 10 * time.Millisecond
+		}
+		if d > 5*time.Second {
+			d = 5 * time.Second
+		}
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(d)
+	}
+}
+
+// announceLoop announces the node's SINGLE destination shortly after start
+// (once interfaces had a moment to connect) and then every AnnounceInterval.
+func (n *Node) announceLoop(ctx context.Context, rt *runtimeState) {
+	appData := n.announceAppData()
+	delay := 2 * time.Second
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		err := rt.stack.Do(func(r *transport.Router, now time.Time) error {
+			return r.Announce(rt.single.Hash(), appData, now)
+		})
+		if err != nil {
+			n.log.Warn("announce", "err", err)
+		}
+		delay = AnnounceInterval
+	}
+}
+
+// announceAppData is "meshlogd" + the dataset tag + the node name, so that
+// peers of the same dataset recognise each other in announces.
+func (n *Node) announceAppData() []byte {
+	tag := n.eng.Tag()
+	b := append([]byte("meshlogd:"), fmt.Sprintf("%x", tag[:])...)
+	if n.cfg.Node.Name != "" {
+		b = append(b, ':')
+		b = append(b, n.cfg.Node.Name...)
+	}
+	return b
+}
+
+// watchEvents records peers of this dataset heard in announces.
+func (n *Node) watchEvents(ctx context.Context, rt *runtimeState) {
+	prefix := string(n.announceAppData()[:len("meshlogd:")+2*len(n.eng.Tag())])
+	for ev := range rt.stack.Events() {
+		a, ok := ev.(transport.AnnounceEvent)
+		if !ok || !a.Valid || !strings.HasPrefix(string(a.AppData), prefix) {
+			continue
+		}
+		if a.Identity != nil && a.Identity.Hash() == n.id.Hash() {
+			continue
+		}
+		rt.mu.Lock()
+		p := rt.peers[a.Destination]
+		if p == nil {
+			if len(rt.peers) >= 256 {
+				rt.evictOldestPeer()
+			}
+			p = &PeerStatus{Destination: a.Destination.String()}
+			rt.peers[a.Destination] = p
+		}
+		if a.Identity != nil {
+			p.Identity = a.Identity.Hash().String()
+		}
+		if name := strings.SplitN(string(a.AppData), ":", 3); len(name) == 3 {
+			p.Name = name[2]
+		}
+		p.Hops, p.Interface, p.LastSeen = a.Hops, a.Interface, n.clock.now().UTC()
+		if s, ok := rt.signal[a.Destination]; ok {
+			r, sn := s.rssi, s.snr
+			p.RSSI, p.SNR = &r, &sn
+		}
+		rt.mu.Unlock()
+	}
+}
+
+func (rt *runtimeState) evictOldestPeer() {
+	var oldest rns.Hash
+	var t time.Time
+	for h, p := range rt.peers {
+		if t.IsZero() || p.LastSeen.Before(t) {
+			oldest, t = h, p.LastSeen
+		}
+	}
+	delete(rt.peers, oldest)
+}
+
+// noteSignal remembers the radio signal of an announce so that the peer
+// table can show RSSI/SNR.
+func (rt *runtimeState) noteSignal(raw []byte, pkt hal.Packet, iface string) {
+	p, err := rns.ParsePacket(raw)
+	if err != nil || p.Type != rns.Announce {
+		return
+	}
+	rt.mu.Lock()
+	if len(rt.signal) >= 1024 {
+		for k := range rt.signal {
+			delete(rt.signal, k)
+			break
+		}
+	}
+	rt.signal[p.Destination] = signal{rssi: pkt.RSSI, snr: pkt.SNR, iface: iface}
+	rt.mu.Unlock()
+}
+
+func sortedPeers(m map[rns.Hash]*PeerStatus) []PeerStatus {
+	out := make([]PeerStatus, 0, len(m))
+	for _, p := range m {
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Destination < out[j].Destination })
+	return out
+}
