@@ -69,6 +69,9 @@ type Opts struct {
 	RxQueue int
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
+	// Name names the modem in String, e.g. the serial device path;
+	// default "RNode".
+	Name string
 }
 
 func (o *Opts) withDefaults() Opts {
@@ -94,6 +97,9 @@ func (o *Opts) withDefaults() Opts {
 	}
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.DiscardHandler)
+	}
+	if r.Name == "" {
+		r.Name = "RNode"
 	}
 	return r
 }
@@ -252,6 +258,13 @@ func (m *Modem) Info() Info {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.info
+}
+
+// String describes the modem, e.g. "RNode{/dev/ttyUSB0, firmware 1.86,
+// ESP32, MCU 0x81}".
+func (m *Modem) String() string {
+	i := m.Info()
+	return fmt.Sprintf("RNode{%s, firmware %d.%02d, %s, MCU 0x%02x}", m.o.Name, i.FirmwareMajor, i.FirmwareMinor, i.PlatformName(), i.MCU)
 }
 
 // connect dials, starts the reader and detects the device. On failure
@@ -1010,6 +1023,23 @@ func (m *Modem) Send(ctx context.Context, pkt []byte) error {
 	}
 }
 
+// Drain waits until the packets handed to the device have had time to go
+// on air: the estimated end of the last Send plus the device's DIFS and a
+// full contention window (15 slots), the worst case of its channel access
+// on a free channel (RNODE.md §9.2). Call it before Close when the last
+// packets matter: switching the radio off drops whatever is still queued.
+func (m *Modem) Drain(ctx context.Context) error {
+	m.mu.Lock()
+	until, p, ok := m.busyUntil, m.params, m.configured
+	m.mu.Unlock()
+	if !ok || until.IsZero() {
+		return nil
+	}
+	slot, difs := hal.CSMATiming(p)
+	d := time.Until(until.Add(difs + 15*slot))
+	return sleepCtx(ctx, m.closeCh, d)
+}
+
 func (m *Modem) countTxError() {
 	m.mu.Lock()
 	m.stats.TxErrors++
@@ -1038,11 +1068,13 @@ func (m *Modem) waitReady(ctx context.Context, gen uint64, p hal.Params) error {
 		if ready {
 			return nil
 		}
-		// Full: wait about one frame's airtime and ask again.
+		// Full: ask again after a quarter of a full frame's airtime
+		// (10..250 ms); a READY poll costs 4 bytes each way.
 		m.mu.Lock()
 		m.stats.Busy++
 		m.mu.Unlock()
-		if err := sleepCtx(ctx, m.closeCh, max(hal.Airtime(p, hal.MaxFrameLen), 10*time.Millisecond)); err != nil {
+		poll := min(max(hal.Airtime(p, hal.MaxFrameLen)/4, 10*time.Millisecond), 250*time.Millisecond)
+		if err := sleepCtx(ctx, m.closeCh, poll); err != nil {
 			return err
 		}
 	}

@@ -117,6 +117,9 @@ func TestReferenceScenarios(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
+			if got, want := m.String(), "RNode{RNode, firmware 1.86, "; !strings.HasPrefix(got, want) {
+				t.Fatalf("String() = %q", got)
+			}
 			if info := m.Info(); info.Platform != plat || info.MCU != mcu || info.FirmwareMajor != 1 || info.FirmwareMinor != 86 {
 				t.Fatalf("info %+v", info)
 			}
@@ -491,6 +494,30 @@ func TestChannelStats(t *testing.T) {
 	}
 	if busy, _ := m.ChannelBusy(); !busy {
 		t.Fatal("interference not reported as busy")
+	}
+}
+
+func TestDrain(t *testing.T) {
+	r := newRig(t, rnodetest.Config{})
+	m, err := Open(ctxT(t), r.dial, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	p := hal.Params{FrequencyHz: 869_525_000, BandwidthHz: 500_000, SpreadingFactor: 7, CodingRate: 5, TxPowerDBm: 14}
+	if err := m.Configure(p); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := m.Send(ctxT(t), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Drain(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	slot, difs := hal.CSMATiming(p)
+	if min := hal.PacketAirtime(p, 1) + difs + 15*slot; time.Since(start) < min {
+		t.Fatalf("Drain returned after %v, before %v", time.Since(start), min)
 	}
 }
 
