@@ -152,6 +152,7 @@ type heard struct {
 	l         Link
 	listening bool // in RX with matching settings when the preamble began
 	gen       uint64
+	done      bool // completed (delivered or missed); kept for collision checks
 }
 
 // NewChip returns a chip in its power-on state (FSK standby, registers at
@@ -406,7 +407,7 @@ func (c *Chip) carrierLocked() bool {
 	}
 	now := c.clock.Now()
 	for _, h := range c.heard {
-		if h.listening && h.gen == c.gen && now.Before(h.f.End()) {
+		if h.listening && !h.done && h.gen == c.gen && now.Before(h.f.End()) {
 			return true
 		}
 	}
@@ -482,10 +483,8 @@ func (c *Chip) catchUp() {
 }
 
 func (c *Chip) catchUpLocked() {
-	if c.txGen == 0 && c.cadGen == 0 {
-		return
-	}
 	now := c.clock.Now()
+	defer c.completeDueLocked(now)
 	if c.txGen != 0 && !now.Before(c.txEnd) {
 		gen := c.txGen
 		c.txGen = 0
@@ -557,28 +556,60 @@ func matches(rx, tx hal.Params) bool {
 func (c *Chip) CarrierStart(f Frame, l Link) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.catchUpLocked()
 	rx := c.isLoRa() && !c.inReset && (c.mode() == modeRxCont || c.mode() == modeRxSng)
 	c.heard = append(c.heard, heard{f: f, l: l, gen: c.gen,
 		listening: rx && matches(c.paramsLocked(), f.Params) && c.reg[regModemConfig1]&1 == 0})
 }
 
-// CarrierEnd implements Station: a frame heard from its preamble on, in
-// the same RX session, with matching settings, lands in the FIFO.
-func (c *Chip) CarrierEnd(f Frame, l Link) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	idx := -1
-	for i, h := range c.heard {
-		if h.f.From == f.From && h.f.Start.Equal(f.Start) {
-			idx = i
+// CarrierEnd implements Station. The chip completes every frame whose end
+// is due, in the order the frames ended, whenever it is touched (see
+// catchUp), so CarrierEnd only prompts it: late or reordered timer
+// goroutines cannot reorder or lose frames. A frame heard from its
+// preamble on, in the same RX session, with matching settings, lands in
+// the FIFO; one that overlapped another heard frame on the same channel
+// (a collision) gets a CRC error, as does l.Corrupt from CarrierStart.
+func (c *Chip) CarrierEnd(f Frame, l Link) { c.catchUp() }
+
+// completeDueLocked processes heard frames that ended by now, in end order.
+func (c *Chip) completeDueLocked(now time.Time) {
+	for {
+		idx := -1
+		for i, h := range c.heard {
+			if !h.done && !h.f.End().After(now) && (idx < 0 || h.f.End().Before(c.heard[idx].f.End())) {
+				idx = i
+			}
+		}
+		if idx < 0 {
 			break
 		}
+		c.heard[idx].done = true
+		c.completeLocked(c.heard[idx])
 	}
-	if idx < 0 {
-		return
+	// Forget frames that can no longer overlap anything still on air.
+	keep := c.heard[:0]
+	for _, h := range c.heard {
+		if !h.done || h.f.End().After(now.Add(-time.Minute)) {
+			keep = append(keep, h)
+		}
 	}
-	h := c.heard[idx]
-	c.heard = append(c.heard[:idx], c.heard[idx+1:]...)
+	c.heard = keep
+}
+
+func (c *Chip) collidedLocked(h heard) bool {
+	for _, g := range c.heard {
+		if g.f.From == h.f.From && g.f.Start.Equal(h.f.Start) {
+			continue
+		}
+		if g.f.Start.Before(h.f.End()) && g.f.End().After(h.f.Start) && channelsOverlap(g.f.Params, h.f.Params) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Chip) completeLocked(h heard) {
+	f, l := h.f, h.l
 	if !h.listening || h.gen != c.gen || c.inReset {
 		c.stats.RxMissed++
 		return
@@ -606,7 +637,7 @@ func (c *Chip) CarrierEnd(f Frame, l Link) {
 	c.incr16Locked(regRxHeaderCnt)
 	c.incr16Locked(regRxPacketCnt)
 	bits := byte(irqRxDone | irqValidHeader)
-	corrupt := l.Corrupt || p.LowDataRateOptimize() != f.Params.LowDataRateOptimize()
+	corrupt := l.Corrupt || c.collidedLocked(h) || p.LowDataRateOptimize() != f.Params.LowDataRateOptimize()
 	if corrupt && !f.NoCRC {
 		bits |= irqCRCError
 		c.stats.RxCRCErrors++
