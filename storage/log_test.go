@@ -281,7 +281,8 @@ func TestFsyncFailureFailsLog(t *testing.T) {
 		t.Fatalf("Read: %q %v", got, err)
 	}
 	_ = l.Close() // the failed log still closes its files
-	fsys.Crash()
+	fsys = fsys.Crash()
+	o.FS = fsys
 	l, _ = mustOpen(t, "/d", o)
 	got := all(t, l)
 	if len(got) == 0 || got[0].loc != loc || string(got[0].rec) != "kept" {

@@ -14,8 +14,11 @@
 //     survive as random whole 512-byte sectors with zeros in between.
 //   - A file truncated since its last Sync comes back either as synced or
 //     as current.
-//   - Every handle opened before the crash fails with ErrCrashed, and every
-//     lock is released.
+//   - The FS value the crashed "process" used, and every file handle opened
+//     through it, fail every operation with ErrCrashed from then on, like a
+//     process that died with the power; Crash returns a new FS value for
+//     the rebooted system, sharing the surviving disk state. Locks are
+//     released.
 //
 // It also injects faults: SetCapacity makes writes fail with ENOSPC, and
 // FailNextSync makes the next Sync fail. All randomness comes from the seed
@@ -39,7 +42,8 @@ import (
 	"github.com/meshlogd/meshlogd/storage"
 )
 
-// ErrCrashed is returned by operations on a handle opened before a Crash.
+// ErrCrashed is returned by every operation on an FS value or a file handle
+// from before a Crash.
 var ErrCrashed = errors.New("crashfs: handle from before a crash")
 
 // sectorSize is the granularity of torn writes in the "sectors" crash mode.
@@ -61,8 +65,8 @@ type dir struct {
 	ops     []dirOp // entry changes since the last SyncDir, in order
 }
 
-// FS is the in-memory filesystem. Create it with New.
-type FS struct {
+// disk is the state shared by all generations of an FS.
+type disk struct {
 	mu       sync.Mutex
 	rng      *rand.Rand
 	dirs     map[string]*dir
@@ -73,15 +77,31 @@ type FS struct {
 	crashes  int
 }
 
+// FS is the in-memory filesystem as seen by one boot of the system. Create
+// it with New; after Crash, use the FS that Crash returns.
+type FS struct {
+	*disk
+	gen int
+}
+
 var _ storage.FS = (*FS)(nil)
 
 // New returns an empty FS whose crashes are drawn from seed.
 func New(seed uint64) *FS {
-	return &FS{
+	return &FS{disk: &disk{
 		rng:   rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		dirs:  map[string]*dir{},
 		locks: map[string]bool{},
+	}}
+}
+
+// live returns ErrCrashed (as a *fs.PathError) if f is from before a crash.
+// f.mu must be held.
+func (f *FS) live(op, name string) error {
+	if f.gen != f.disk.gen {
+		return &fs.PathError{Op: op, Path: name, Err: ErrCrashed}
 	}
+	return nil
 }
 
 // SetCapacity limits the total size of all files to n bytes (0: no limit).
@@ -113,6 +133,9 @@ func split(name string) (string, string) {
 }
 
 func (f *FS) lookupDir(name string, op string) (*dir, error) {
+	if err := f.live(op, name); err != nil {
+		return nil, err
+	}
 	d := f.dirs[filepath.Clean(name)]
 	if d == nil {
 		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
@@ -124,6 +147,9 @@ func (f *FS) lookupDir(name string, op string) (*dir, error) {
 func (f *FS) MkdirAll(name string, _ fs.FileMode) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.live("mkdir", name); err != nil {
+		return err
+	}
 	for p := filepath.Clean(name); ; p = filepath.Dir(p) {
 		if f.dirs[p] == nil {
 			f.dirs[p] = &dir{entries: map[string]*inode{}, durable: map[string]*inode{}}
@@ -162,7 +188,7 @@ func (f *FS) OpenFile(name string, flag int, _ fs.FileMode) (storage.File, error
 	dn, base := split(name)
 	d, err := f.lookupDir(dn, "open")
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+		return nil, err
 	}
 	n := d.entries[base]
 	switch {
@@ -179,7 +205,7 @@ func (f *FS) OpenFile(name string, flag int, _ fs.FileMode) (storage.File, error
 	if flag&os.O_TRUNC != 0 && writable {
 		n.data = n.data[:0:0]
 	}
-	return &file{fs: f, n: n, name: name, gen: f.gen, writable: writable}, nil
+	return &file{fs: f.disk, n: n, name: name, gen: f.gen, writable: writable}, nil
 }
 
 // Rename implements storage.FS; durable after SyncDir of both directories.
@@ -245,6 +271,9 @@ func (f *FS) Lock(name string) (func() error, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	name = filepath.Clean(name)
+	if err := f.live("lock", name); err != nil {
+		return nil, err
+	}
 	if f.locks[name] {
 		return nil, fmt.Errorf("%w: %s", storage.ErrLocked, name)
 	}
@@ -263,18 +292,19 @@ func (f *FS) Lock(name string) (func() error, error) {
 	return func() error {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		if f.gen == gen {
+		if f.disk.gen == gen {
 			delete(f.locks, name)
 		}
 		return nil
 	}, nil
 }
 
-// Crash simulates a power cut and reboot (see the package doc).
-func (f *FS) Crash() {
+// Crash simulates a power cut and reboot (see the package doc) and returns
+// the FS of the rebooted system. It may be called on any generation.
+func (f *FS) Crash() *FS {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.gen++
+	f.disk.gen++
 	f.crashes++
 	f.locks = map[string]bool{}
 	f.syncErr = nil
@@ -316,10 +346,11 @@ func (f *FS) Crash() {
 		}
 		d.ops = nil
 	}
+	return &FS{disk: f.disk, gen: f.disk.gen}
 }
 
 // crashInode decides what survives of n's unsynced bytes.
-func (f *FS) crashInode(n *inode) {
+func (f *disk) crashInode(n *inode) {
 	cur, syn := n.data, n.synced
 	var out []byte
 	if len(cur) >= len(syn) && bytes.Equal(cur[:len(syn)], syn) {
@@ -357,7 +388,7 @@ func (f *FS) crashInode(n *inode) {
 }
 
 // used returns the total size of all files reachable from a directory.
-func (f *FS) used() int64 {
+func (f *disk) used() int64 {
 	var total int64
 	seen := map[*inode]bool{}
 	for _, d := range f.dirs {
@@ -409,7 +440,7 @@ func (f *FS) WriteFile(name string, data []byte) error {
 }
 
 type file struct {
-	fs       *FS
+	fs       *disk
 	n        *inode
 	name     string
 	gen      int
