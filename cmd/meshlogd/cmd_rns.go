@@ -443,6 +443,7 @@ func linkSession(s *rnsSession, dest rns.Hash, payload []byte, me *rns.Identity,
 	state := waitPath
 	var linkID rns.Hash
 	var lastRequest time.Time
+	ifUp := false
 	fail := func(msg string) int {
 		printJSON(stdout, map[string]any{"event": "error", "destination": dest.String(), "error": msg})
 		return exitFailure
@@ -465,6 +466,25 @@ func linkSession(s *rnsSession, dest rns.Hash, payload []byte, me *rns.Identity,
 			return err
 		})
 	}
+	// poll opens the link once the destination's identity and path are
+	// known, and otherwise (re-)requests the path every 5 s.
+	poll := func() error {
+		if state != waitPath || !ifUp || time.Since(lastRequest) < 5*time.Second {
+			return nil
+		}
+		if haveIdentity() {
+			if err := open(); err != nil {
+				return err
+			}
+			state = waitLink
+			printJSON(stdout, map[string]any{"event": "link_request", "link_id": linkID.String(), "destination": dest.String()})
+			return nil
+		}
+		lastRequest = time.Now()
+		s.stack.Do(func(r *transport.Router, now time.Time) error { return r.RequestPath(dest, now) })
+		printJSON(stdout, map[string]any{"event": "path_request", "destination": dest.String()})
+		return nil
+	}
 	for {
 		// Re-request the path every 5 s while waiting for it.
 		tick := time.Now().Add(time.Second)
@@ -485,18 +505,8 @@ func linkSession(s *rnsSession, dest rns.Hash, payload []byte, me *rns.Identity,
 				return fail("no reply")
 			}
 		}
-		if state == waitPath && s.client != nil && s.client.Connected() && time.Since(lastRequest) >= 5*time.Second {
-			if haveIdentity() {
-				if err := open(); err != nil {
-					return fail(err.Error())
-				}
-				state = waitLink
-				printJSON(stdout, map[string]any{"event": "link_request", "link_id": linkID.String(), "destination": dest.String()})
-			} else {
-				lastRequest = time.Now()
-				s.stack.Do(func(r *transport.Router, now time.Time) error { return r.RequestPath(dest, now) })
-				printJSON(stdout, map[string]any{"event": "path_request", "destination": dest.String()})
-			}
+		if err := poll(); err != nil {
+			return fail(err.Error())
 		}
 		if !ok {
 			continue
@@ -504,6 +514,13 @@ func linkSession(s *rnsSession, dest rns.Hash, payload []byte, me *rns.Identity,
 		switch e := e.(type) {
 		case transport.InterfaceEvent:
 			printJSON(stdout, interfaceJSON(e))
+			ifUp = e.Up
+			if e.Up {
+				lastRequest = time.Time{} // ask at once on a new connection
+				if err := poll(); err != nil {
+					return fail(err.Error())
+				}
+			}
 		case transport.AnnounceEvent:
 			if e.Destination != dest {
 				continue

@@ -585,7 +585,6 @@ func (r *Router) inboundAnnounce(p *rns.Packet, from Interface, now time.Time) e
 			path = &Path{Destination: p.Destination}
 			r.paths[p.Destination] = path
 		}
-		path.NextHop = p.Destination
 		if p.HeaderType == rns.Header2 {
 			path.NextHop = p.TransportID
 		} else {
