@@ -30,15 +30,21 @@ const (
 	// (frontier, slice, want) of one channel.
 	DefaultTxSpacingMs = 1_000
 	// DefaultQuietMs: while slices are being heard on a channel, a node
-	// postpones its frontier until the channel was quiet this long.
+	// postpones its frontier until the channel was quiet this long (at
+	// least 4·TxSpacingMs).
 	DefaultQuietMs = 4_000
 	// DefaultFrontierGapMs is the least time between two frontiers a node
 	// sends on one channel.
 	DefaultFrontierGapMs = 10_000
+	// DefaultFrontierRepeatMs: a beacon mismatch does not make a node
+	// repeat an unchanged frontier on a channel within this time (a
+	// frontier that shows the node lacks something still does).
+	DefaultFrontierRepeatMs = 60_000
 	// DefaultResendGuardMs: a range sent on a channel is not sent there
-	// again in answer to a frontier within this time (the listener may
-	// still be verifying it); explicit wants are always served.
-	DefaultResendGuardMs = 30_000
+	// again in answer to a frontier within this time (at least
+	// 8·TxSpacingMs): the frontier may predate the slice's arrival.
+	// Explicit wants are always served.
+	DefaultResendGuardMs = 8_000
 	// DefaultWantAfterMs is how long a known gap must persist before the
 	// first want; later wants back off exponentially.
 	DefaultWantAfterMs = 12_000
@@ -80,15 +86,20 @@ type Config struct {
 	TrickleIminMs    int64
 	TrickleDoublings int
 	TrickleK         int
-	// HoldBackMs, TxSpacingMs, QuietMs, FrontierGapMs, ResendGuardMs,
+	// TxSpacingMs is the least time between two data messages of one
+	// channel. A runtime whose duty-cycle budget allows fewer messages
+	// should set it to the interval it can sustain for full-size messages,
+	// so that the engine's suppression windows match what is on air.
+	TxSpacingMs int64
+	// HoldBackMs, QuietMs, FrontierGapMs, FrontierRepeatMs, ResendGuardMs,
 	// WantAfterMs and AppendDelayMs: see the Default… constants.
-	HoldBackMs    int64
-	TxSpacingMs   int64
-	QuietMs       int64
-	FrontierGapMs int64
-	ResendGuardMs int64
-	WantAfterMs   int64
-	AppendDelayMs int64
+	HoldBackMs       int64
+	QuietMs          int64
+	FrontierGapMs    int64
+	FrontierRepeatMs int64
+	ResendGuardMs    int64
+	WantAfterMs      int64
+	AppendDelayMs    int64
 	// SigSpanBytes: see DefaultSigSpanBytes.
 	SigSpanBytes int
 	// MaxPeers, MaxClaims, MaxWantAttempts bound per-peer state.
@@ -126,6 +137,7 @@ func (c *Config) withDefaults() (Config, error) {
 	def(&out.QuietMs, DefaultQuietMs)
 	def(&out.FrontierGapMs, DefaultFrontierGapMs)
 	def(&out.ResendGuardMs, DefaultResendGuardMs)
+	def(&out.FrontierRepeatMs, DefaultFrontierRepeatMs)
 	def(&out.WantAfterMs, DefaultWantAfterMs)
 	def(&out.AppendDelayMs, DefaultAppendDelayMs)
 	defInt(&out.SigSpanBytes, DefaultSigSpanBytes)
@@ -133,6 +145,8 @@ func (c *Config) withDefaults() (Config, error) {
 	defInt(&out.MaxClaims, DefaultMaxClaims)
 	defInt(&out.MaxWantAttempts, DefaultMaxWantAttempts)
 	def(&out.MaxClockDriftMs, defaultMaxDrift)
+	out.QuietMs = max(out.QuietMs, 4*out.TxSpacingMs)
+	out.ResendGuardMs = max(out.ResendGuardMs, 8*out.TxSpacingMs)
 	if out.TrickleK < 0 {
 		out.TrickleK = 0
 	}
@@ -146,7 +160,7 @@ func (c *Config) withDefaults() (Config, error) {
 	case out.TrickleDoublings < 0 || out.TrickleDoublings > 20:
 		return out, fmt.Errorf("%w: TrickleDoublings %d outside [0, 20]", ErrConfig, out.TrickleDoublings)
 	case out.TrickleIminMs < 0 || out.HoldBackMs < 0 || out.TxSpacingMs < 0 || out.QuietMs < 0 ||
-		out.FrontierGapMs < 0 || out.ResendGuardMs < 0 || out.WantAfterMs < 0 || out.AppendDelayMs < 0:
+		out.FrontierGapMs < 0 || out.FrontierRepeatMs < 0 || out.ResendGuardMs < 0 || out.WantAfterMs < 0 || out.AppendDelayMs < 0:
 		return out, fmt.Errorf("%w: negative duration", ErrConfig)
 	case out.SigSpanBytes < 0 || out.MaxPeers < 0 || out.MaxClaims < 0 || out.MaxWantAttempts < 0:
 		return out, fmt.Errorf("%w: negative bound", ErrConfig)

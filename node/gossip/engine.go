@@ -163,8 +163,9 @@ type channel struct {
 	trickle   Trickle
 	lastHeard int64
 
-	frontierDue    int64 // -1: none scheduled
-	frontierSentAt int64
+	frontierDue      int64 // -1: none scheduled
+	frontierSentAt   int64
+	frontierHashSent uint64 // durable hash our last frontier carried
 	lastSliceAt    int64 // last slice heard on this channel
 
 	push    map[rns.Hash]*seqSet // ranges to send
@@ -194,7 +195,6 @@ type sentMark struct {
 type claim struct {
 	seq      uint64 // highest seq claimed
 	peer     PeerID // where the claim came from
-	since    int64  // when the current gap (no progress) began
 	have     uint64 // our frontier when since was set
 	attempts int
 	nextAt   int64
@@ -531,6 +531,11 @@ func (e *Engine) onBeacon(ch *channel, m *Beacon, now int64) {
 		// frontier. It will send its frontier again if they got lost.
 		return
 	}
+	if ch.frontierHashSent == e.durHash && now-ch.frontierSentAt < e.cfg.FrontierRepeatMs {
+		// Our state has not changed since our last frontier here: the
+		// neighbours that heard it are answering or have answered.
+		return
+	}
 	e.scheduleFrontier(ch, now)
 }
 
@@ -586,9 +591,8 @@ func (e *Engine) onFrontier(ch *channel, m *Frontier, now int64) {
 	}
 	// Note what they have that we lack.
 	lack := false
-	have := e.log.Frontier()
 	for _, en := range m.Entries {
-		if en.Seq > have[en.Author] {
+		if en.Seq > e.log.Seq(en.Author) {
 			lack = true
 			e.noteClaim(ch.peer, en.Author, en.Seq, now)
 		}
@@ -647,8 +651,7 @@ func (e *Engine) noteClaim(p PeerID, a rns.Hash, seq uint64, now int64) {
 	if len(e.claims) >= e.cfg.MaxClaims {
 		return
 	}
-	have := e.log.Frontier()[a]
-	e.claims[a] = &claim{seq: seq, peer: p, since: now, have: have, nextAt: now + e.cfg.WantAfterMs}
+	e.claims[a] = &claim{seq: seq, peer: p, have: e.log.Seq(a), nextAt: now + e.cfg.WantAfterMs}
 }
 
 func (e *Engine) onWant(ch *channel, m *Want, now int64) {
@@ -793,30 +796,38 @@ func (e *Engine) Tick(nowMs int64) {
 
 // checkClaims turns persistent gaps into wants and forgets stale claims.
 func (e *Engine) checkClaims(now int64) {
-	have := e.log.Frontier()
 	for _, a := range sortedAuthors(e.claims) {
 		c := e.claims[a]
-		h := have[a]
+		h := e.log.Seq(a)
 		if h >= c.seq {
 			delete(e.claims, a)
 			continue
 		}
 		if h > c.have {
-			c.have, c.since, c.attempts = h, now, 0
+			c.have, c.attempts = h, 0
 			c.nextAt = max(c.nextAt, now+e.cfg.WantAfterMs)
 		}
 		if now < c.nextAt {
 			continue
 		}
 		if c.attempts >= e.cfg.MaxWantAttempts {
+			// Nobody answers: forget the claim and what we inferred
+			// from the data that came with it.
 			delete(e.claims, a)
+			delete(e.pend, a)
+			delete(e.tails, a)
 			continue
 		}
-		ch := e.channel(c.peer, now)
+		ch := e.peers[c.peer]
 		if ch == nil {
-			ch = e.bcast
+			ch = e.bcast // the claim's peer is gone: ask everyone
 		}
 		from, to := wantRange(h, c.seq, e.pend[a])
+		if c.attempts >= 2 {
+			// The precise range did not help (the gap buffer may hold
+			// something bogus): ask for everything above our frontier.
+			from, to = h+1, c.seq
+		}
 		ch.wants[a] = span{from, to}
 		if ch.wantDue < 0 {
 			ch.wantDue = now + e.rnd(e.cfg.HoldBackMs)
@@ -871,6 +882,7 @@ func (e *Engine) tickChannel(ch *channel, now int64) {
 		n := e.sendFrontier(ch)
 		ch.frontierDue = -1
 		ch.frontierSentAt = now
+		ch.frontierHashSent = e.durHash
 		ch.nextTx = now + int64(n)*e.cfg.TxSpacingMs
 	case ch.pushDue >= 0 && now >= ch.pushDue:
 		if e.sendSlice(ch, now) {
