@@ -166,7 +166,7 @@ type channel struct {
 	frontierDue      int64 // -1: none scheduled
 	frontierSentAt   int64
 	frontierHashSent uint64 // durable hash our last frontier carried
-	lastSliceAt    int64 // last slice heard on this channel
+	lastSliceAt      int64  // last slice heard on this channel
 
 	push    map[rns.Hash]*seqSet // ranges to send
 	pushDue int64                // -1: nothing scheduled
