@@ -94,7 +94,9 @@
 // the proof keeps the branch it has until the proof reaches it, so callers
 // should relay the proof's events (ForkProof.B and A) like any other events.
 // A conflict at the founder's seq 1 (another genesis) is a chain break, not
-// a fork.
+// a fork. The log keeps proofs in memory only: to keep a freeze across a
+// restart, persist each proof's events (A and B) and Restore them after the
+// feeds; re-detecting the fork from them recreates the freeze.
 //
 // # Gap buffer
 //

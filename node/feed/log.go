@@ -253,8 +253,11 @@ func (l *Log) Range(author AuthorID, from, to uint64) []Signed {
 // Authenticated returns the accepted events from..to of author, extended
 // beyond to up to the first event that carries its own signature, with
 // every signature but the last removed: the smallest run a receiver can
-// verify with one signature check (amortised signing). Since every accepted
-// feed ends with a signed event, the result always ends signed; it is nil
+// verify with one signature check (amortised signing). Every accepted feed
+// ends with a signed event, except a feed frozen by a fork whose signed
+// successor was revoked: then the run continues with the fork proof's
+// chain A (events above the freeze, which a receiver that knows the fork
+// rejects after using them to authenticate the rest). The result is nil
 // when from is beyond the accepted feed.
 func (l *Log) Authenticated(author AuthorID, from, to uint64) []Signed {
 	f := l.feeds[author]
@@ -275,6 +278,17 @@ func (l *Log) Authenticated(author AuthorID, from, to uint64) []Signed {
 		to++
 	}
 	out := slices.Clone(f.events[from-1 : to])
+	if out[len(out)-1].Sig == nil {
+		// A feed frozen by a fork can end with an event whose signed
+		// successor was revoked: authenticate it with the fork proof's
+		// accepted-side chain, which links to it.
+		for _, p := range l.forks {
+			if p.Author == author && len(p.A) > 0 && p.A[0].Seq == to+1 && p.A[0].Prev == f.ids[to-1] {
+				out = append(out, p.A...)
+				break
+			}
+		}
+	}
 	for i := range out[:len(out)-1] {
 		out[i].Sig = nil
 	}

@@ -294,6 +294,33 @@ func TestForkFreezesAndProves(t *testing.T) {
 	if _, err := r.Ingest(evs[3]); !errors.Is(err, ErrForked) {
 		t.Fatalf("event above freeze: %v", err)
 	}
+
+	// Amortised: r3 got the feed with one signature (on seq 4), so after the
+	// freeze at 2 its tip is unsigned. What it relays must still verify, and
+	// a fourth node that receives that plus the other branch ends the same.
+	r3 := f.newLog(Config{})
+	mustIngest(t, r3, f.written[0])
+	for _, s := range f.log.Authenticated(m.Hash(), 1, 4) {
+		mustIngest(t, r3, s)
+	}
+	if res := mustIngest(t, r3, alt); len(res.Forks) != 1 {
+		t.Fatal("r3 did not see the fork")
+	}
+	relay := r3.Authenticated(m.Hash(), 1, 2)
+	if relay[len(relay)-1].Sig == nil {
+		t.Fatal("relay run from a frozen feed does not end signed")
+	}
+	r4 := f.newLog(Config{})
+	mustIngest(t, r4, f.written[0])
+	for _, s := range relay {
+		mustIngest(t, r4, s)
+	}
+	for _, s := range r3.Forks()[0].B {
+		mustIngest(t, r4, s)
+	}
+	if at, ok := r4.Frozen(m.Hash()); !ok || at != 2 || r4.Seq(m.Hash()) != 2 {
+		t.Fatalf("r4: frozen %v at %d, seq %d", ok, at, r4.Seq(m.Hash()))
+	}
 }
 
 func TestForkByClaim(t *testing.T) {
