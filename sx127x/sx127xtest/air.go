@@ -53,8 +53,10 @@ type Station interface {
 	CarrierEnd(f Frame, l Link)
 }
 
-// LinkFunc decides whether station to hears frame f sent by from, and
-// with which RSSI, SNR and corruption.
+// LinkFunc decides whether station to hears frame f sent by from (nil for
+// frames put on the air without a sender), and with which RSSI, SNR and
+// corruption. It is called with the Air's lock held: it must not call Air
+// methods.
 type LinkFunc func(from, to Station, f Frame) (Link, bool)
 
 // DefaultLink is the LinkFunc of a new Air: every station hears every
