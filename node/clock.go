@@ -177,10 +177,13 @@ func (c *clockKeeper) save(final bool) error {
 	at := c.nowLocked()
 	if !final {
 		at = at.Add(ClockLease)
+		if at.Before(c.ceiling) {
+			at = c.ceiling
+		}
 	}
-	if at.Before(c.ceiling) {
-		at = c.ceiling
-	}
+	// On a clean shutdown nothing later than now was issued, so the floor
+	// may come down from the lease to now: the next start then needs no
+	// offset unless the system clock really is behind.
 	return c.saveLocked(at)
 }
 

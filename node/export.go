@@ -71,7 +71,16 @@ func ToJSON(r view.Record) RecordJSON {
 	return out
 }
 
-// Export writes the view in the given format.
+// Export writes view records in the given format (see ExportJSON).
+func Export(w io.Writer, records []view.Record, format string) error {
+	js := make([]RecordJSON, len(records))
+	for i, r := range records {
+		js[i] = ToJSON(r)
+	}
+	return ExportJSON(w, js, format)
+}
+
+// ExportJSON writes records in the given format:
 //
 //   - csv: one row per record: id, type, then one column per field name
 //     seen in any record (sorted), then notes joined by " | ".
@@ -79,14 +88,14 @@ func ToJSON(r view.Record) RecordJSON {
 //   - geojson: a FeatureCollection of the records that have a position —
 //     numeric (or numeric-string) "lat" and "lon" fields, or a "location"
 //     field "lat,lon" — with the other fields as properties.
-func Export(w io.Writer, records []view.Record, format string) error {
+func ExportJSON(w io.Writer, records []RecordJSON, format string) error {
 	switch format {
 	case FormatCSV:
 		return exportCSV(w, records)
 	case FormatJSONL:
 		enc := json.NewEncoder(w)
 		for _, r := range records {
-			if err := enc.Encode(ToJSON(r)); err != nil {
+			if err := enc.Encode(r); err != nil {
 				return err
 			}
 		}
@@ -97,11 +106,11 @@ func Export(w io.Writer, records []view.Record, format string) error {
 	return fmt.Errorf("node: unknown export format %q (csv, jsonl or geojson)", format)
 }
 
-func exportCSV(w io.Writer, records []view.Record) error {
+func exportCSV(w io.Writer, records []RecordJSON) error {
 	names := map[string]bool{}
 	for _, r := range records {
-		for _, f := range r.Fields {
-			names[f.Name] = true
+		for k := range r.Fields {
+			names[k] = true
 		}
 	}
 	cols := make([]string, 0, len(names))
@@ -117,8 +126,8 @@ func exportCSV(w io.Writer, records []view.Record) error {
 		row := []string{r.ID, r.Type}
 		for _, c := range cols {
 			cell := ""
-			if f, ok := r.Field(c); ok {
-				cell = csvCell(f.Value)
+			if v, ok := r.Fields[c]; ok {
+				cell = csvCell(v)
 			}
 			row = append(row, cell)
 		}
@@ -135,43 +144,50 @@ func exportCSV(w io.Writer, records []view.Record) error {
 	return cw.Error()
 }
 
-func csvCell(v feed.Value) string {
-	switch v.Type() {
-	case feed.TypeNull:
+func csvCell(v any) string {
+	switch x := v.(type) {
+	case nil:
 		return ""
-	case feed.TypeString:
-		return v.Str()
-	case feed.TypeBytes:
-		return base64.StdEncoding.EncodeToString(v.Bytes())
+	case string:
+		return x
+	case map[string]any:
+		if b, ok := x["bytes"].(string); ok {
+			return b
+		}
+	case map[string]string:
+		return x["bytes"]
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
 	}
-	return v.String()
+	return fmt.Sprint(v)
+}
+
+// number reads a JSON-ish numeric value (or a numeric string).
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int64:
+		return float64(x), true
+	case json.Number:
+		f, err := x.Float64()
+		return f, err == nil
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		return f, err == nil
+	}
+	return 0, false
 }
 
 // position extracts a record's coordinates.
-func position(r view.Record) (lat, lon float64, ok bool) {
-	num := func(name string) (float64, bool) {
-		f, ok := r.Field(name)
-		if !ok {
-			return 0, false
-		}
-		switch f.Value.Type() {
-		case feed.TypeFloat:
-			return f.Value.Float(), true
-		case feed.TypeInt:
-			return float64(f.Value.Int()), true
-		case feed.TypeString:
-			x, err := strconv.ParseFloat(strings.TrimSpace(f.Value.Str()), 64)
-			return x, err == nil
-		}
-		return 0, false
-	}
-	if la, ok1 := num("lat"); ok1 {
-		if lo, ok2 := num("lon"); ok2 {
+func position(r RecordJSON) (lat, lon float64, ok bool) {
+	if la, ok1 := number(r.Fields["lat"]); ok1 {
+		if lo, ok2 := number(r.Fields["lon"]); ok2 {
 			return la, lo, validLatLon(la, lo)
 		}
 	}
-	if f, ok := r.Field("location"); ok && f.Value.Type() == feed.TypeString {
-		parts := strings.Split(f.Value.Str(), ",")
+	if loc, ok := r.Fields["location"].(string); ok {
+		parts := strings.Split(loc, ",")
 		if len(parts) == 2 {
 			la, err1 := strconv.ParseFloat(strings.TrimSpace(parts[0]), 64)
 			lo, err2 := strconv.ParseFloat(strings.TrimSpace(parts[1]), 64)
@@ -187,7 +203,7 @@ func validLatLon(lat, lon float64) bool {
 	return lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180
 }
 
-func exportGeoJSON(w io.Writer, records []view.Record) error {
+func exportGeoJSON(w io.Writer, records []RecordJSON) error {
 	type geometry struct {
 		Type        string     `json:"type"`
 		Coordinates [2]float64 `json:"coordinates"`
@@ -207,13 +223,12 @@ func exportGeoJSON(w io.Writer, records []view.Record) error {
 		if !ok {
 			continue
 		}
-		j := ToJSON(r)
 		props := map[string]any{"record_type": r.Type}
-		for k, v := range j.Fields {
+		for k, v := range r.Fields {
 			props[k] = v
 		}
-		if len(j.Notes) > 0 {
-			props["notes"] = j.Notes
+		if len(r.Notes) > 0 {
+			props["notes"] = r.Notes
 		}
 		fc.Features = append(fc.Features, feature{Type: "Feature", ID: r.ID,
 			Geometry: geometry{Type: "Point", Coordinates: [2]float64{lon, lat}}, Properties: props})

@@ -278,10 +278,18 @@ func (cl *Client) Do(req Request, out any) error {
 		return errors.New(resp.Error)
 	}
 	if out != nil && len(resp.Result) > 0 {
-		return json.Unmarshal(resp.Result, out)
+		return DecodeResult(resp.Result, out)
 	}
 	return nil
 }
 
 // Close closes the connection.
 func (cl *Client) Close() error { return cl.c.Close() }
+
+// DecodeResult decodes a result into out, keeping numbers exact
+// (json.Number) where out holds untyped values.
+func DecodeResult(raw []byte, out any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	return dec.Decode(out)
+}

@@ -548,12 +548,14 @@ func (l *Log) ingest(s Signed, trusted bool) (IngestResult, error) {
 			res.Pending = true
 			return res, nil
 		}
-		// A signature for a buffered unsigned event: verify and upgrade.
+		// A signature for a buffered unsigned event: verify (below) and
+		// replace the entry.
 		if !trusted && !l.verify(&s, id, m) {
 			return res, fmt.Errorf("%w: %s/%d", ErrBadSignature, a, s.Seq)
 		}
 		l.pending.remove(pe)
 		res.Duplicate = false
+		trusted = true // just verified
 	}
 	verified := trusted
 	if m != nil && s.Sig != nil && !trusted {
