@@ -136,6 +136,7 @@ type Engine struct {
 	// durable is the durable frontier: events confirmed by Advance. Only
 	// these are advertised and sent.
 	durable  map[rns.Hash]uint64
+	durAhead map[rns.Hash]*seqSet // advanced out of order, above durable
 	durCount uint64
 	durHash  uint64
 
@@ -214,16 +215,17 @@ func New(cfg Config, log *feed.Log, nowMs int64) (*Engine, error) {
 		return nil, fmt.Errorf("%w: nil log", ErrConfig)
 	}
 	e := &Engine{
-		cfg:     c,
-		log:     log,
-		view:    view.New(),
-		clock:   hlc.NewClock(c.MaxClockDriftMs),
-		durable: map[rns.Hash]uint64{},
-		peers:   map[PeerID]*channel{},
-		claims:  map[rns.Hash]*claim{},
-		tails:   map[rns.Hash]tail{},
-		pend:    map[rns.Hash]*seqSet{},
-		now:     nowMs,
+		cfg:      c,
+		log:      log,
+		view:     view.New(),
+		clock:    hlc.NewClock(c.MaxClockDriftMs),
+		durable:  map[rns.Hash]uint64{},
+		durAhead: map[rns.Hash]*seqSet{},
+		peers:    map[PeerID]*channel{},
+		claims:   map[rns.Hash]*claim{},
+		tails:    map[rns.Hash]tail{},
+		pend:     map[rns.Hash]*seqSet{},
+		now:      nowMs,
 	}
 	id := log.DatasetID()
 	copy(e.tag[:], id[:TagSize])
@@ -335,17 +337,39 @@ func (e *Engine) Ready() Ready {
 }
 
 // Advance confirms that rd.Persist is durable. From now on those events
-// are advertised and served.
+// are advertised and served. Readies should be advanced in the order Ready
+// returned them; an event advanced before its predecessors becomes
+// advertised when they are.
 func (e *Engine) Advance(rd Ready) {
 	if len(rd.Persist) == 0 {
 		return
 	}
 	changed := false
 	for _, s := range rd.Persist {
-		if s.Seq == e.durable[s.Author]+1 && s.Seq <= e.log.Seq(s.Author) {
-			e.durable[s.Author] = s.Seq
-			changed = true
+		a := s.Author
+		if s.Seq <= e.durable[a] || s.Seq > e.log.Seq(a) {
+			continue // already durable, or revoked meanwhile
 		}
+		if s.Seq != e.durable[a]+1 {
+			ahead := e.durAhead[a]
+			if ahead == nil {
+				ahead = &seqSet{}
+				e.durAhead[a] = ahead
+			}
+			ahead.add(s.Seq, s.Seq)
+			continue
+		}
+		e.durable[a] = s.Seq
+		if ahead := e.durAhead[a]; ahead != nil {
+			for !ahead.empty() && ahead.first().From <= e.durable[a]+1 {
+				e.durable[a] = max(e.durable[a], min(ahead.first().To, e.log.Seq(a)))
+				ahead.removeBelow(ahead.first().To)
+			}
+			if ahead.empty() {
+				delete(e.durAhead, a)
+			}
+		}
+		changed = true
 	}
 	if !changed {
 		return
@@ -354,13 +378,15 @@ func (e *Engine) Advance(rd Ready) {
 	// New durable data is an inconsistency with every neighbour: announce
 	// quickly.
 	e.forChannels(func(ch *channel) { ch.trickle.Reset(e.now, e.cfg.Rand) })
-	for _, s := range rd.Persist {
-		if s.Author == e.self() {
-			// Our own fresh events: nobody else has them, push eagerly
-			// (batched by AppendDelayMs).
-			e.forChannels(func(ch *channel) {
-				e.schedulePush(ch, s.Author, s.Seq, s.Seq, e.now+e.cfg.AppendDelayMs, false)
-			})
+	if self := e.self(); e.cfg.Identity != nil {
+		// Our own fresh events: nobody else has them, push eagerly
+		// (batched by AppendDelayMs).
+		for _, s := range rd.Persist {
+			if s.Author == self && s.Seq <= e.durable[self] {
+				e.forChannels(func(ch *channel) {
+					e.schedulePush(ch, self, s.Seq, s.Seq, e.now+e.cfg.AppendDelayMs, false)
+				})
+			}
 		}
 	}
 }
