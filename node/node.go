@@ -67,6 +67,14 @@ type Node struct {
 	started time.Time
 
 	runtime *runtimeState // set while Run is active
+
+	// fatal is set when storage failed to make events durable. The engine
+	// then holds events that were never acknowledged; rather than let them
+	// be advertised or persisted later behind the writer's back, the node
+	// refuses further work and Run returns, so a restart rebuilds the state
+	// from what storage really holds (nothing acknowledged is lost, nothing
+	// unacknowledged appears).
+	fatal error
 }
 
 // Errors returned by Open and the data operations.
@@ -268,8 +276,11 @@ func (n *Node) Close() error {
 	if n.store == nil {
 		return nil
 	}
-	ferr := n.flushLocked()
-	cerr := n.clock.save(true)
+	var ferr, cerr error
+	if n.fatal == nil {
+		ferr = n.flushLocked()
+		cerr = n.clock.save(true)
+	}
 	serr := n.store.Close()
 	n.store = nil
 	return errors.Join(ferr, cerr, serr)
@@ -278,6 +289,9 @@ func (n *Node) Close() error {
 // flushLocked persists what the engine produced, then advances it and hands
 // its messages to the outbox. Called with n.mu held (or before Run).
 func (n *Node) flushLocked() error {
+	if n.fatal != nil {
+		return n.fatal
+	}
 	if !n.eng.HasReady() && len(n.backlog) == 0 {
 		return nil
 	}
@@ -302,6 +316,10 @@ func (n *Node) flushLocked() error {
 	if len(recs) > 0 {
 		if _, err := n.store.AppendBatch(recs); err != nil {
 			n.report("storage: " + err.Error())
+			n.fatal = fmt.Errorf("node: storage failed, nothing more is accepted until the node restarts: %w", err)
+			if n.runtime != nil {
+				n.runtime.poke()
+			}
 			return fmt.Errorf("node: not saved: %w", err)
 		}
 	}

@@ -127,6 +127,12 @@ func (n *Node) Run(ctx context.Context) error {
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
+	n.mu.Lock()
+	fatal := n.fatal
+	n.mu.Unlock()
+	if fatal != nil {
+		return fatal
+	}
 	return err
 }
 
@@ -332,6 +338,10 @@ func (n *Node) tickLoop(ctx context.Context, rt *runtimeState) {
 		case <-rt.wake:
 		}
 		n.mu.Lock()
+		if n.fatal != nil {
+			n.mu.Unlock()
+			return
+		}
 		now := n.nowMs()
 		n.eng.Tick(now)
 		if err := n.flushLocked(); err != nil {

@@ -21,8 +21,6 @@ var (
 	// ErrTooLarge is returned by Send for a packet larger than the
 	// interface's MTU.
 	ErrTooLarge = errors.New("transport: packet larger than interface MTU")
-	// ErrClosed is returned by operations on a closed interface or stack.
-	ErrClosed = errors.New("transport: closed")
 )
 
 // Interface is one attachment point that carries whole raw Reticulum

@@ -36,15 +36,26 @@ const (
 // Router errors. Inbound returns one of these (possibly wrapped) for every
 // packet it drops, so tests and fuzzers can tell the reasons apart.
 var (
-	ErrDuplicate        = errors.New("transport: duplicate packet")
-	ErrFiltered         = errors.New("transport: packet filtered")
-	ErrUnknownDest      = errors.New("transport: no local destination or link for packet")
-	ErrNoPath           = errors.New("transport: no path to destination")
-	ErrUnknownIdentity  = errors.New("transport: destination identity unknown (no announce heard)")
+	// ErrDuplicate: the packet hash was seen recently (replay or loop).
+	ErrDuplicate = errors.New("transport: duplicate packet")
+	// ErrFiltered: the reference's packet filter drops it (PLAIN/GROUP
+	// beyond one hop, PLAIN/GROUP announces, transport for another node,
+	// unsupported link contexts).
+	ErrFiltered = errors.New("transport: packet filtered")
+	// ErrUnknownDest: no local destination or link is addressed.
+	ErrUnknownDest = errors.New("transport: no local destination or link for packet")
+	// ErrUnknownIdentity: no announce has been heard for the destination.
+	ErrUnknownIdentity = errors.New("transport: destination identity unknown (no announce heard)")
+	// ErrUnknownInterface: the packet came from an interface never
+	// reported up.
 	ErrUnknownInterface = errors.New("transport: packet from an interface the router does not know")
-	ErrTooManyLinks     = errors.New("transport: too many links")
-	ErrNotLocal         = errors.New("transport: not a registered local destination")
-	ErrStale            = errors.New("transport: announce not newer than the held path")
+	// ErrTooManyLinks: Config.MaxLinks links are open.
+	ErrTooManyLinks = errors.New("transport: too many links")
+	// ErrNotLocal: the hash is not a registered local destination.
+	ErrNotLocal = errors.New("transport: not a registered local destination")
+	// ErrStale: a valid announce that is not newer than the held path
+	// (reported in AnnounceEvent.Err, not returned by Inbound).
+	ErrStale = errors.New("transport: announce not newer than the held path")
 )
 
 // Config configures a Router. The zero value is usable.
