@@ -103,9 +103,42 @@ func TestCrashFSRandomWorkloads(t *testing.T) {
 					fsys.FailNextSync(syscall.EIO)
 				case op < 94:
 					crashes++
-					fsys = fsys.Crash()
+					if rng.IntN(2) == 0 {
+						fsys = fsys.Crash() // between operations
+					} else {
+						// In the middle of a write, fsync, rename, ...
+						fsys.CrashAfter(1 + rng.IntN(8))
+						for range 30 {
+							r := next()
+							loc, err := l.Append(r)
+							if err == nil {
+								m.acked[loc] = r
+							} else if errors.Is(err, crashfs.ErrCrashed) {
+								break
+							}
+						}
+						fsys.CrashAfter(0)
+						if fsys.Stale() {
+							fsys = fsys.Reboot()
+						} else {
+							fsys = fsys.Crash()
+						}
+					}
 					o.FS = fsys
 					fsys.SetCapacity(0)
+					if rng.IntN(3) == 0 {
+						// And again while recovery repairs the damage.
+						fsys.CrashAfter(1 + rng.IntN(4))
+						if l2, _, err := storage.Open("/d", o); err == nil {
+							fsys.CrashAfter(0)
+							fsys = fsys.Crash()
+							_ = l2 // died with the power
+						} else if !errors.Is(err, crashfs.ErrCrashed) {
+							t.Fatalf("step %d: open: %v", step, err)
+						}
+						fsys = fsys.Reboot()
+						o.FS = fsys
+					}
 					l2, rep, err := storage.Open("/d", o)
 					if err != nil {
 						t.Fatalf("step %d: open after crash: %v", step, err)

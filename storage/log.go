@@ -628,7 +628,7 @@ type windowReader struct {
 }
 
 func newWindowReader(r io.ReaderAt, size int64) *windowReader {
-	return &windowReader{r: r, size: size, buf: make([]byte, 0, 64<<10)}
+	return &windowReader{r: r, size: size}
 }
 
 // window returns the n bytes at off, or fewer if the file ends first. The

@@ -75,6 +75,24 @@ type disk struct {
 	capacity int64 // 0: unlimited
 	syncErr  error
 	crashes  int
+	crashIn  int // mutating operations until an armed crash; 0: disarmed
+}
+
+// tick counts one mutating operation and reports whether the armed crash
+// happens during it. d.mu must be held.
+func (d *disk) tick() bool {
+	if d.crashIn == 0 {
+		return false
+	}
+	d.crashIn--
+	return d.crashIn == 0
+}
+
+// crashDuring performs the power cut inside operation op and returns the
+// error the operation reports. d.mu must be held.
+func (d *disk) crashDuring(op, name string) error {
+	d.crashLocked()
+	return &fs.PathError{Op: op, Path: name, Err: ErrCrashed}
 }
 
 // FS is the in-memory filesystem as seen by one boot of the system. Create
@@ -118,6 +136,34 @@ func (f *FS) FailNextSync(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.syncErr = err
+}
+
+// CrashAfter arms a power cut during the n-th (n ≥ 1) mutating operation
+// from now (file create, write, truncate, sync, rename, remove, directory
+// sync). That operation takes partial or no effect (a write keeps a random
+// prefix; a sync, rename or removal may or may not land) and returns
+// ErrCrashed, as does everything after it; use Reboot to continue. n ≤ 0
+// disarms.
+func (f *FS) CrashAfter(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.crashIn = max(n, 0)
+}
+
+// Reboot returns the FS of the current boot: f itself if no crash happened
+// since f was made, otherwise the FS after the latest crash.
+func (f *FS) Reboot() *FS {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &FS{disk: f.disk, gen: f.disk.gen}
+}
+
+// Stale reports whether f is from before a crash (its operations fail with
+// ErrCrashed; use Reboot).
+func (f *FS) Stale() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.gen != f.disk.gen
 }
 
 // Crashes returns how many times Crash was called.
@@ -200,6 +246,9 @@ func (f *FS) OpenFile(name string, flag int, _ fs.FileMode) (storage.File, error
 		n = &inode{}
 		d.entries[base] = n
 		d.ops = append(d.ops, dirOp{name: base, node: n})
+		if f.tick() {
+			return nil, f.crashDuring("open", name)
+		}
 	}
 	writable := flag&(os.O_WRONLY|os.O_RDWR) != 0
 	if flag&os.O_TRUNC != 0 && writable {
@@ -230,6 +279,9 @@ func (f *FS) Rename(oldname, newname string) error {
 	from.ops = append(from.ops, dirOp{name: ob})
 	to.entries[nb] = n
 	to.ops = append(to.ops, dirOp{name: nb, node: n})
+	if f.tick() {
+		return f.crashDuring("rename", oldname)
+	}
 	return nil
 }
 
@@ -247,6 +299,9 @@ func (f *FS) Remove(name string) error {
 	}
 	delete(d.entries, base)
 	d.ops = append(d.ops, dirOp{name: base})
+	if f.tick() {
+		return f.crashDuring("remove", name)
+	}
 	return nil
 }
 
@@ -258,11 +313,18 @@ func (f *FS) SyncDir(name string) error {
 	if err != nil {
 		return err
 	}
+	crash := f.tick()
+	if crash && f.rng.IntN(2) == 0 {
+		return f.crashDuring("sync", name) // before the directory reached the disk
+	}
 	d.durable = make(map[string]*inode, len(d.entries))
 	for k, v := range d.entries {
 		d.durable[k] = v
 	}
 	d.ops = nil
+	if crash {
+		return f.crashDuring("sync", name) // after it did
+	}
 	return nil
 }
 
@@ -304,7 +366,14 @@ func (f *FS) Lock(name string) (func() error, error) {
 func (f *FS) Crash() *FS {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.disk.gen++
+	f.crashLocked()
+	return &FS{disk: f.disk, gen: f.disk.gen}
+}
+
+// crashLocked is Crash with d.mu held.
+func (f *disk) crashLocked() {
+	f.crashIn = 0
+	f.gen++
 	f.crashes++
 	f.locks = map[string]bool{}
 	f.syncErr = nil
@@ -346,7 +415,6 @@ func (f *FS) Crash() *FS {
 		}
 		d.ops = nil
 	}
-	return &FS{disk: f.disk, gen: f.disk.gen}
 }
 
 // crashInode decides what survives of n's unsynced bytes.
@@ -494,6 +562,10 @@ func (h *file) Write(p []byte) (int, error) {
 			err = &fs.PathError{Op: "write", Path: h.name, Err: syscall.ENOSPC}
 		}
 	}
+	if h.fs.tick() {
+		h.n.data = append(h.n.data, p[:h.fs.rng.IntN(n+1)]...)
+		return 0, h.fs.crashDuring("write", h.name)
+	}
 	h.n.data = append(h.n.data, p[:n]...)
 	return n, err
 }
@@ -512,6 +584,9 @@ func (h *file) Truncate(size int64) error {
 	} else {
 		h.n.data = append(h.n.data, make([]byte, size-int64(len(h.n.data)))...)
 	}
+	if h.fs.tick() {
+		return h.fs.crashDuring("truncate", h.name)
+	}
 	return nil
 }
 
@@ -525,7 +600,14 @@ func (h *file) Sync() error {
 		h.fs.syncErr = nil
 		return &fs.PathError{Op: "sync", Path: h.name, Err: err}
 	}
+	crash := h.fs.tick()
+	if crash && h.fs.rng.IntN(2) == 0 {
+		return h.fs.crashDuring("sync", h.name) // before the data reached the disk
+	}
 	h.n.synced = append(h.n.synced[:0:0], h.n.data...)
+	if crash {
+		return h.fs.crashDuring("sync", h.name) // after it did
+	}
 	return nil
 }
 
