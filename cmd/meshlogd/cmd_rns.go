@@ -305,55 +305,65 @@ func runRNSAnnounce(args []string, stdout, stderr io.Writer) int {
 	announce := func() error {
 		return s.stack.Do(func(r *transport.Router, now time.Time) error { return r.Announce(dest.Hash(), data, now) })
 	}
+	// A reference TCPClientInterface that connects to a server drops the
+	// connection if a packet arrives before Reticulum finished configuring
+	// it (docs/interop.md), so on server sub-interfaces the first announce
+	// waits a moment.
+	settle := time.Duration(0)
+	if *n.listen != "" {
+		settle = time.Second
+	}
+	var announceAt, giveUpAt time.Time
+	if !*serve {
+		giveUpAt = time.Now().Add(30 * time.Second)
+	}
 	announced := false
-	var next time.Time
 	code := exitOK
-loop:
 	for {
-		var deadline time.Time
-		if announced && *serve && *interval > 0 {
-			deadline = next
-		}
-		if !announced && !*serve {
-			deadline = time.Now().Add(30 * time.Second) // waiting for a connection
+		deadline := announceAt
+		if deadline.IsZero() || (!giveUpAt.IsZero() && giveUpAt.Before(deadline)) {
+			deadline = giveUpAt
 		}
 		e, ok := s.wait(deadline)
-		if !ok {
-			if s.ctx.Err() != nil {
-				break
-			}
-			if !announced {
-				fmt.Fprintln(stderr, "meshlogd rns announce: no interface came up within 30s")
+		if s.ctx.Err() != nil {
+			break
+		}
+		now := time.Now()
+		if !announceAt.IsZero() && !now.Before(announceAt) {
+			if err := announce(); err != nil {
+				fmt.Fprintln(stderr, "meshlogd rns announce:", err)
 				code = exitFailure
 				break
 			}
-			if err := announce(); err == nil {
-				printJSON(stdout, map[string]any{"event": "announced", "destination": dest.Hash().String()})
+			announced = true
+			printJSON(stdout, map[string]any{
+				"event":       "announced",
+				"destination": dest.Hash().String(),
+				"identity":    dest.Identity().Hash().String(),
+				"name":        dest.Name(),
+				"app_data":    hex.EncodeToString(data),
+			})
+			if !*serve {
+				break
 			}
-			next = time.Now().Add(*interval)
+			announceAt = time.Time{}
+			if *interval > 0 {
+				announceAt = now.Add(*interval)
+			}
+		}
+		if !announced && announceAt.IsZero() && !giveUpAt.IsZero() && !now.Before(giveUpAt) {
+			fmt.Fprintln(stderr, "meshlogd rns announce: no interface came up within 30s")
+			code = exitFailure
+			break
+		}
+		if !ok {
 			continue
 		}
 		switch e := e.(type) {
 		case transport.InterfaceEvent:
 			printJSON(stdout, interfaceJSON(e))
-			if e.Up && !announced {
-				if err := announce(); err != nil {
-					fmt.Fprintln(stderr, "meshlogd rns announce:", err)
-					code = exitFailure
-					break loop
-				}
-				announced = true
-				next = time.Now().Add(*interval)
-				printJSON(stdout, map[string]any{
-					"event":       "announced",
-					"destination": dest.Hash().String(),
-					"identity":    dest.Identity().Hash().String(),
-					"name":        dest.Name(),
-					"app_data":    hex.EncodeToString(data),
-				})
-				if !*serve {
-					break loop
-				}
+			if e.Up && !announced && announceAt.IsZero() {
+				announceAt = now.Add(settle)
 			}
 		case transport.LinkEstablishedEvent:
 			printJSON(stdout, linkJSON("link_established", e.Link))
