@@ -214,7 +214,7 @@ func FuzzIFAC(f *testing.F) {
 		} else if again, err := ifac.Apply(raw); err != nil || !bytes.Equal(again, wire) {
 			t.Fatalf("verified packet does not re-apply to the same bytes: %v", err)
 		}
-		if len(wire) >= 2 {
+		if len(wire) > 2 {
 			w, err := ifac.Apply(wire)
 			if wire[0]&IFACFlag != 0 {
 				if !errors.Is(err, ErrMalformed) {
@@ -229,6 +229,9 @@ func FuzzIFAC(f *testing.F) {
 			if err != nil || !bytes.Equal(back, wire) {
 				t.Fatalf("apply/verify round trip: %v", err)
 			}
+		}
+		if _, err := ifac.Apply(wire[:min(len(wire), 2)]); !errors.Is(err, ErrTruncated) {
+			t.Fatalf("header-only packet: %v", err)
 		}
 		_ = CheckOpen(wire)
 	})

@@ -100,10 +100,10 @@ func (f *IFAC) code(raw []byte) ([]byte, error) {
 // transmit): the code is the tail of the IFAC identity's signature of the
 // packet, inserted after the two header bytes; the IFAC flag is set; and
 // every byte except the code is XOR-masked with HKDF(len, code, salt = key),
-// keeping the flag set. Packets shorter than 2 bytes, or already carrying
-// the IFAC flag, are refused.
+// keeping the flag set. Packets of 2 bytes or less (which no receiver
+// accepts), or already carrying the IFAC flag, are refused.
 func (f *IFAC) Apply(raw []byte) ([]byte, error) {
-	if len(raw) < 2 {
+	if len(raw) <= 2 {
 		return nil, parseErr("packet", len(raw), ErrTruncated)
 	}
 	if raw[0]&IFACFlag != 0 {
