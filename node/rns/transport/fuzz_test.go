@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,6 +66,54 @@ func fuzzNet(t testing.TB) (*testNet, [][]byte) {
 	return n, seeds
 }
 
+var (
+	fuzzOnce  sync.Once
+	fuzzTmpl  *testNet
+	fuzzSeeds [][]byte
+)
+
+// fuzzRouter returns a fresh copy of b's router from the deterministic
+// fuzz network (built once per process: key generation and handshakes are
+// far too slow to repeat for every input) and the net for its clock and
+// interface. Each copy has its own tables, so inputs do not interfere.
+func fuzzRouter(t testing.TB) (*Router, *testNet) {
+	fuzzOnce.Do(func() { fuzzTmpl, fuzzSeeds = fuzzNet(t) })
+	if fuzzTmpl == nil {
+		t.Fatal("fuzz network setup failed")
+	}
+	src := fuzzTmpl.b.r
+	r := NewRouter(src.cfg)
+	for k, v := range src.ifaces {
+		c := *v
+		r.ifaces[k] = &c
+	}
+	r.ifaceSeq = src.ifaceSeq
+	for k, v := range src.paths {
+		c := *v
+		c.randomBlobs = append([][rns.RandomHashLength]byte(nil), v.randomBlobs...)
+		r.paths[k] = &c
+	}
+	for k, v := range src.known {
+		c := *v
+		r.known[k] = &c
+	}
+	locals := map[*localDest]*localDest{}
+	for k, v := range src.locals {
+		c := *v
+		locals[v] = &c
+		r.locals[k] = &c
+	}
+	for k, v := range src.links {
+		c := *v
+		if c.local != nil {
+			c.local = locals[c.local]
+		}
+		r.links[k] = &c
+	}
+	fuzzTmpl.b.ifc.take()
+	return r, fuzzTmpl
+}
+
 func checkRouterInvariants(t *testing.T, r *Router) {
 	if r.Paths() > r.cfg.MaxPaths || len(r.known) > 2*r.cfg.MaxPaths || len(r.links) > r.cfg.MaxLinks ||
 		r.filter.Len() > 2*r.filter.half || len(r.receipts) > maxPendingReceipts {
@@ -89,8 +138,7 @@ func FuzzRouterInbound(f *testing.F) {
 	f.Add([]byte{})
 	f.Add(make([]byte, 19))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		n, _ := fuzzNet(t)
-		r := n.b.r
+		r, n := fuzzRouter(t)
 		r.Inbound(raw, n.b.ifc, n.now)
 		// A second copy must be handled too (duplicate or idempotent).
 		r.Inbound(raw, n.b.ifc, n.now.Add(time.Second))
@@ -116,8 +164,7 @@ func FuzzStreamInbound(f *testing.F) {
 	f.Add(append([]byte("garbage before the first flag"), stream...), uint8(1))
 	f.Add([]byte{0x7e, 0x7d, 0x7d, 0x5e, 0x7e, 0x7e}, uint8(0))
 	f.Fuzz(func(t *testing.T, stream []byte, chunk uint8) {
-		n, _ := fuzzNet(t)
-		r := n.b.r
+		r, n := fuzzRouter(t)
 		d := rns.HDLCDeframer{MaxFrame: rns.MTU + rns.IFACSizeTCP}
 		step := int(chunk)
 		if step == 0 {
