@@ -54,7 +54,7 @@
 // Records follow from offset 32, each one a frame starting at an offset that
 // is a multiple of 8:
 //
-//	0..3    payload length N, uint32, 1 ≤ N ≤ 16 MiB-1 (and ≤ MaxRecordSize)
+//	0..3    payload length N, uint32, 1 ≤ N ≤ 16 MiB-1 (appends: ≤ MaxRecordSize)
 //	4..7    CRC-32C of bytes 0..3 followed by the N payload bytes, uint32
 //	8..     the N payload bytes
 //	        zero padding to the next multiple of 8 (0..7 bytes)
@@ -95,10 +95,12 @@
 // what to re-fetch from peers. Check performs the same scan without
 // changing anything (meshlogd fsck).
 //
-// Decoding never trusts a length field: a length is checked against
-// MaxRecordSize and against the bytes left in the file before anything is
-// read or allocated, and every scan advances by at least 8 bytes per step,
-// so recovery always terminates.
+// Decoding never trusts a length field: a length is checked against the
+// format maximum (16 MiB-1) and against the bytes left in the file before
+// anything is read or allocated, and every scan advances by at least 8
+// bytes per step, so recovery always terminates. The search for valid
+// frames after damage (Salvage and the Salvageable counts) has a work limit
+// proportional to the damaged region's size.
 //
 // # Indexes
 //

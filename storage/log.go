@@ -40,10 +40,12 @@ type Options struct {
 	// SegmentSize bounds the size in bytes of each segment file
 	// (MinSegmentSize..MaxSegmentSize); 0 means DefaultSegmentSize.
 	SegmentSize int64
-	// MaxRecordSize bounds the payload length of one record, both when
-	// appending and when decoding (a corrupt length above it is never
-	// allocated); 0 means DefaultMaxRecordSize. It must leave room for
-	// one frame in an empty segment.
+	// MaxRecordSize bounds the payload length of one appended record; 0
+	// means DefaultMaxRecordSize. It must leave room for one frame in an
+	// empty segment. Decoding does not use it: it accepts any length the
+	// format allows that fits in the file (never allocating more than
+	// the file holds), so lowering MaxRecordSize or SegmentSize never makes
+	// existing records unreadable.
 	MaxRecordSize int
 	// Logger receives recovery warnings; nil discards them.
 	Logger *slog.Logger
@@ -499,14 +501,14 @@ func (l *Log) Read(loc Location) ([]byte, error) {
 		return nil, fmt.Errorf("storage: read %v: %w", loc, err)
 	}
 	n := int(uint32(h[0]) | uint32(h[1])<<8 | uint32(h[2])<<16 | uint32(h[3])<<24)
-	if n < 1 || n > l.opts.MaxRecordSize || off+frameSize(n) > size {
+	if n < 1 || n > MaxFormatRecordSize || off+frameSize(n) > size {
 		return nil, &CorruptError{Segment: s.seq, Offset: off, Err: ErrBadLength}
 	}
 	b := make([]byte, frameSize(n))
 	if _, err := f.ReadAt(b, off); err != nil {
 		return nil, fmt.Errorf("storage: read %v: %w", loc, err)
 	}
-	p, _, err := DecodeFrame(b, l.opts.MaxRecordSize)
+	p, _, err := DecodeFrame(b, MaxFormatRecordSize)
 	if err != nil {
 		return nil, &CorruptError{Segment: s.seq, Offset: off, Err: err}
 	}
@@ -535,11 +537,11 @@ func (l *Log) Iterate(fn func(loc Location, rec []byte) error) error {
 		size := s.size.Load()
 		r := newWindowReader(f, size)
 		for off := int64(HeaderSize); off < size; {
-			b, err := r.frame(off, l.opts.MaxRecordSize)
+			b, err := r.frame(off, MaxFormatRecordSize)
 			if err != nil {
 				return err
 			}
-			p, n, err := DecodeFrame(b, l.opts.MaxRecordSize)
+			p, n, err := DecodeFrame(b, MaxFormatRecordSize)
 			if err != nil {
 				return &CorruptError{Segment: s.seq, Offset: off, Err: err}
 			}

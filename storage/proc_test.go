@@ -147,7 +147,7 @@ func TestCrashProcessSIGKILL(t *testing.T) {
 	}
 	kills := 100
 	if runtime.GOARCH == "arm" {
-		kills = 25 // every kill restarts the binary under qemu: ~1 s each
+		kills = 40 // every kill restarts the binary under qemu (~0.5 s each)
 	}
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(5, 5))

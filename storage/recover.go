@@ -85,11 +85,21 @@ type liveSegment struct {
 	size int64
 }
 
+// Repair runs Open's recovery on dir (see doc.go) without opening the log
+// for appends, and returns its Report. It takes the directory lock.
+func Repair(dir string, o Options) (*Report, error) {
+	return lockedRecover(dir, o, true)
+}
+
 // Check verifies every segment and record in dir without changing
 // anything, and returns the Report that Open would produce (with Repaired
 // false and no MovedTo). It takes the directory lock, so it fails with
 // ErrLocked while a node has the log open.
 func Check(dir string, o Options) (*Report, error) {
+	return lockedRecover(dir, o, false)
+}
+
+func lockedRecover(dir string, o Options, repair bool) (*Report, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
@@ -101,7 +111,7 @@ func Check(dir string, o Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: lock %s: %w", dir, err)
 	}
-	rep, _, err := recoverDir(o.FS, dir, o, false)
+	rep, _, err := recoverDir(o.FS, dir, o, repair)
 	if uerr := unlock(); err == nil && uerr != nil {
 		err = uerr
 	}
@@ -166,7 +176,7 @@ func recoverDir(fsys FS, dir string, o Options, repair bool) (*Report, []liveSeg
 	for i, seq := range seqs {
 		name := SegmentName(seq)
 		path := filepath.Join(dir, name)
-		sc, err := scanSegment(fsys, path, seq, o.MaxRecordSize)
+		sc, err := scanSegment(fsys, path, seq, MaxFormatRecordSize)
 		if err != nil {
 			return rep, nil, err
 		}
@@ -437,13 +447,13 @@ func salvageScan(r *windowReader, from, to int64, maxRecord int, fn func(off int
 // only as trustworthy as a CRC-32C makes them: callers must verify them
 // (meshlogd events carry signatures). complete is false if the search hit
 // its work limit on a pathological file. A nil fsys means OSFS; maxRecord
-// 0 means DefaultMaxRecordSize.
+// bounds the payload lengths considered (0 means MaxFormatRecordSize).
 func Salvage(fsys FS, path string, maxRecord int, fn func(off int64, rec []byte) error) (complete bool, err error) {
 	if fsys == nil {
 		fsys = OSFS{}
 	}
 	if maxRecord <= 0 {
-		maxRecord = DefaultMaxRecordSize
+		maxRecord = MaxFormatRecordSize
 	}
 	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
