@@ -544,7 +544,7 @@ func (l *Log) ingest(s Signed, trusted bool) (IngestResult, error) {
 		}
 		if m == nil {
 			// Undecided author: keep the signature for when it is admitted.
-			l.pending.setSig(pe, s.Sig)
+			res.Evicted += l.pending.setSig(pe, s.Sig)
 			res.Pending = true
 			return res, nil
 		}

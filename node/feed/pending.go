@@ -172,8 +172,9 @@ func (g *gapBuffer) markUnverified(pe *pendingEntry) {
 	g.fifo[0] = append(g.fifo[0], pe)
 }
 
-// setSig attaches a signature to a buffered unsigned event.
-func (g *gapBuffer) setSig(pe *pendingEntry, sig []byte) {
+// setSig attaches a signature to a buffered unsigned event, evicting the
+// oldest entries if the buffer grows past its bound; it returns how many.
+func (g *gapBuffer) setSig(pe *pendingEntry, sig []byte) int {
 	g.bytes -= pe.size
 	if !pe.verified {
 		g.unverified -= pe.size
@@ -184,6 +185,11 @@ func (g *gapBuffer) setSig(pe *pendingEntry, sig []byte) {
 	if !pe.verified {
 		g.unverified += pe.size
 	}
+	evicted := 0
+	for g.bytes > g.max && (g.evictOldest(0) || g.evictOldest(1)) {
+		evicted++
+	}
+	return evicted
 }
 
 // allOf returns author's buffered entries in ascending seq order.
