@@ -178,12 +178,19 @@ func (id *Identity) Equal(o *Identity) bool {
 // LoadIdentityFile reads a private identity from a file in the reference's
 // on-disk format: exactly the 64 raw private key bytes.
 func LoadIdentityFile(path string) (*Identity, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// Read at most one byte more than a key: a larger file is refused
+	// without being read into memory.
+	b, err := io.ReadAll(io.LimitReader(f, KeySize+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(b) != KeySize {
-		return nil, fmt.Errorf("%w: %s has %d bytes", ErrIdentityFile, path, len(b))
+		return nil, fmt.Errorf("%w: %s is not %d bytes", ErrIdentityFile, path, KeySize)
 	}
 	return FromPrivateKey(b)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -109,8 +110,14 @@ func TestIdentityFileRoundTrip(t *testing.T) {
 	if err := os.WriteFile(p, []byte("short"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadIdentityFile(p); err == nil {
-		t.Fatal("short identity file accepted")
+	if _, err := LoadIdentityFile(p); !errors.Is(err, ErrIdentityFile) {
+		t.Fatalf("short identity file: %v", err)
+	}
+	if err := os.WriteFile(p, make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadIdentityFile(p); !errors.Is(err, ErrIdentityFile) {
+		t.Fatalf("large identity file: %v", err)
 	}
 	if _, err := FromPublicKey(make([]byte, 10)); err == nil {
 		t.Fatal("short public key accepted")
