@@ -54,6 +54,9 @@ const (
 	// lets go on air before it includes a signature again (a receiver
 	// holds that much pending in its gap buffer).
 	DefaultSigSpanBytes = 2048
+	// DefaultAwaitSentTimeoutMs: with Config.AwaitSent, a data message
+	// not confirmed by Sent within this time is taken as sent.
+	DefaultAwaitSentTimeoutMs = 600_000
 	// DefaultMaxPeers bounds per-peer (link) channels.
 	DefaultMaxPeers = 8
 	// DefaultMaxClaims bounds remembered "a neighbour has more of author
@@ -100,6 +103,14 @@ type Config struct {
 	ResendGuardMs    int64
 	WantAfterMs      int64
 	AppendDelayMs    int64
+	// AwaitSent makes the engine wait, per channel, until the runtime
+	// confirms with Engine.Sent that its previous data message went on air
+	// before it emits the next one (at most AwaitSentTimeoutMs, default
+	// DefaultAwaitSentTimeoutMs). Use it when a duty-cycle scheduler may
+	// hold messages back for long: suppression then works on what is
+	// really on air and the runtime's queue never fills with stale slices.
+	AwaitSent          bool
+	AwaitSentTimeoutMs int64
 	// SigSpanBytes: see DefaultSigSpanBytes.
 	SigSpanBytes int
 	// MaxPeers, MaxClaims, MaxWantAttempts bound per-peer state.
@@ -138,6 +149,7 @@ func (c *Config) withDefaults() (Config, error) {
 	def(&out.FrontierGapMs, DefaultFrontierGapMs)
 	def(&out.ResendGuardMs, DefaultResendGuardMs)
 	def(&out.FrontierRepeatMs, DefaultFrontierRepeatMs)
+	def(&out.AwaitSentTimeoutMs, DefaultAwaitSentTimeoutMs)
 	def(&out.WantAfterMs, DefaultWantAfterMs)
 	def(&out.AppendDelayMs, DefaultAppendDelayMs)
 	defInt(&out.SigSpanBytes, DefaultSigSpanBytes)
@@ -160,7 +172,7 @@ func (c *Config) withDefaults() (Config, error) {
 	case out.TrickleDoublings < 0 || out.TrickleDoublings > 20:
 		return out, fmt.Errorf("%w: TrickleDoublings %d outside [0, 20]", ErrConfig, out.TrickleDoublings)
 	case out.TrickleIminMs < 0 || out.HoldBackMs < 0 || out.TxSpacingMs < 0 || out.QuietMs < 0 ||
-		out.FrontierGapMs < 0 || out.FrontierRepeatMs < 0 || out.ResendGuardMs < 0 || out.WantAfterMs < 0 || out.AppendDelayMs < 0:
+		out.FrontierGapMs < 0 || out.FrontierRepeatMs < 0 || out.AwaitSentTimeoutMs < 0 || out.ResendGuardMs < 0 || out.WantAfterMs < 0 || out.AppendDelayMs < 0:
 		return out, fmt.Errorf("%w: negative duration", ErrConfig)
 	case out.SigSpanBytes < 0 || out.MaxPeers < 0 || out.MaxClaims < 0 || out.MaxWantAttempts < 0:
 		return out, fmt.Errorf("%w: negative bound", ErrConfig)

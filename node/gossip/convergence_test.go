@@ -114,7 +114,18 @@ func convergenceTrial(t *testing.T, seed uint64) {
 	if r.IntN(4) == 0 {
 		limit = LinkPayloadLimit
 	}
-	nw := newNetwork(t, seed, n, preload, func(i int, c *Config) { c.PayloadLimit = limit })
+	// Half the trials model airtime and let the engine wait for each data
+	// message to be on air (Config.AwaitSent), as a duty-cycled runtime
+	// would.
+	await := r.IntN(2) == 0
+	nw := newNetwork(t, seed, n, preload, func(i int, c *Config) {
+		c.PayloadLimit = limit
+		c.AwaitSent = await
+	})
+	if await {
+		perByte := 1 + r.Int64N(20) // ms per byte: 175 B ≈ 0.2-3.5 s on air
+		nw.airtime = func(n int) int64 { return 50 + int64(n)*perByte }
+	}
 	nw.loss = r.Float64() * 0.3
 	nw.dup = r.Float64() * 0.1
 	nw.maxDelay = 1 + r.Int64N(3000)

@@ -8,7 +8,9 @@
 // starts no goroutines, reads no clock and draws no randomness of its own:
 // time (milliseconds on any monotonic scale) is an argument of every call
 // and randomness comes from Config.Rand. The same inputs give the same
-// outputs, byte for byte. Inputs:
+// outputs, byte for byte. The runtime restores its stored events into a
+// feed.Log (feed.Log.Restore), then builds the engine with
+// New(cfg, log, now). Inputs:
 //
 //	e.Step(from, payload, now)  // a received sync message; from = Broadcast (zero PeerID) or a link peer
 //	e.Append(kind, body, now)   // a local write by Config.Identity
@@ -57,9 +59,12 @@
 // queue. Slices are paced (Config.TxSpacingMs per channel) and the first
 // one waits a random hold-back, so suppression has time to work. Frontiers
 // are not sent while slices are being heard on the channel (QuietMs), nor
-// more often than FrontierGapMs. A range already sent on a channel is not
-// sent again in answer to a frontier within ResendGuardMs (the listener may
-// still be waiting for the signed tail).
+// more often than FrontierGapMs, and a beacon mismatch does not repeat an
+// unchanged frontier within FrontierRepeatMs; a node that heard a
+// complete frontier showing it lacks nothing answers that state's beacons
+// with slices only. A range already sent on a channel is not sent again in
+// answer to a frontier within ResendGuardMs (the frontier may predate the
+// slice's arrival).
 //
 // Amortised signing: every event a node authors is stored signed, but a
 // slice carries a signature only where a verifier needs one — at the end of
@@ -147,11 +152,15 @@
 // holds 7 authors at 175 bytes (19 at 431); a slice of typical field-set
 // events (20-byte values) carries 3 events at 175 bytes and 9 at 431.
 // Defaults: Trickle Imin 8 s, Imax = Imin·2^9 ≈ 68 min, k = 1; hold-back
-// 1.5 s; TxSpacing 1 s; Quiet 4 s; FrontierGap 10 s; ResendGuard 30 s;
-// WantAfter 12 s; AppendDelay 1 s; SigSpanBytes 2048; MaxPeers 8;
-// MaxClaims 64; MaxWantAttempts 6. The engine does not budget airtime: the
-// runtime's duty-cycle scheduler may delay messages; the engine's pacing
-// only keeps its own output sparse enough for suppression to work.
+// 1.5 s; TxSpacing 1 s; Quiet 4 s (≥ 4·TxSpacing); FrontierGap 10 s;
+// FrontierRepeat 60 s; ResendGuard 8 s (≥ 8·TxSpacing); WantAfter 12 s;
+// AppendDelay 1 s; SigSpanBytes 2048; MaxPeers 8; MaxClaims 64;
+// MaxWantAttempts 6; at most 256 Reports per Ready (forks are never
+// dropped). The engine does not budget airtime: the runtime's duty-cycle
+// scheduler may delay messages. A runtime that can only sustain one
+// full-size message every few seconds should say so in TxSpacingMs, so
+// that the suppression windows (which scale with it) match what is really
+// on air.
 //
 // Measured (go test -bench . ./node/gossip): reconciling two nodes that
 // differ by N ≥ 50 events costs ≤ 1.2× the bytes of those events in their

@@ -179,6 +179,11 @@ type channel struct {
 
 	nextTx int64 // earliest time for the next data message
 
+	// unsent counts our data messages not yet confirmed on air by Sent
+	// (Config.AwaitSent), the last emitted at lastEmitAt.
+	unsent     int
+	lastEmitAt int64
+
 	// servedHash is the hash of the last complete frontier heard on this
 	// channel that showed nothing we lack (valid if servedValid): beacons
 	// with that hash need slices from us, not our frontier.
@@ -319,6 +324,17 @@ func (e *Engine) recomputeDigest() {
 	e.durCount = 0
 	for _, s := range e.durable {
 		e.durCount += s
+	}
+}
+
+// maxReports bounds the Reports of one Ready (forks excepted): a flood of
+// bogus events cannot grow the engine's output without bound between two
+// Readies.
+const maxReports = 256
+
+func (e *Engine) report(r Report) {
+	if len(e.reports) < maxReports {
+		e.reports = append(e.reports, r)
 	}
 }
 
@@ -710,7 +726,7 @@ func (e *Engine) onSlice(ch *channel, m *Slice, now int64) {
 		// membership or earlier chunks are on their way; anything else is
 		// a bad message.
 		if !errors.Is(err, feed.ErrUnknownAuthor) && !errors.Is(err, feed.ErrUnknownPrev) {
-			e.reports = append(e.reports, Report{Kind: ReportBadRun, Peer: ch.peer, Err: err})
+			e.report(Report{Kind: ReportBadRun, Peer: ch.peer, Err: err})
 		}
 		return
 	}
@@ -725,7 +741,7 @@ func (e *Engine) onSlice(ch *channel, m *Slice, now int64) {
 	for _, s := range evs {
 		res, err := e.log.Ingest(s)
 		if err != nil {
-			e.reports = append(e.reports, Report{Kind: ReportRejected, Peer: ch.peer, Author: s.Author, Seq: s.Seq, Err: err})
+			e.report(Report{Kind: ReportRejected, Peer: ch.peer, Author: s.Author, Seq: s.Seq, Err: err})
 			e.handleResult(ch.peer, res, now) // a rejected event may still prove a fork
 			continue
 		}
@@ -748,12 +764,14 @@ func (e *Engine) onSlice(ch *channel, m *Slice, now int64) {
 // events (persist, view, clock), forks and revocations.
 func (e *Engine) handleResult(peer PeerID, res feed.IngestResult, now int64) {
 	for _, f := range res.Forks {
+		// Forks are never dropped by the report cap: they are rare and
+		// matter most.
 		e.reports = append(e.reports, Report{Kind: ReportFork, Peer: peer, Author: f.Author, Seq: f.Seq,
 			Err: fmt.Errorf("%w: %s/%d", feed.ErrForked, f.Author, f.Seq)})
 	}
 	for _, a := range res.Accepted {
 		if _, err := e.clock.Observe(a.HLC, now); err != nil {
-			e.reports = append(e.reports, Report{Kind: ReportClockDrift, Peer: peer, Author: a.Author, Seq: a.Seq, Err: err})
+			e.report(Report{Kind: ReportClockDrift, Peer: peer, Author: a.Author, Seq: a.Seq, Err: err})
 		}
 	}
 	e.accept(res.Accepted)
@@ -799,9 +817,13 @@ func (e *Engine) NextDeadline() int64 {
 	}
 	e.forChannels(func(ch *channel) {
 		take(ch.trickle.Deadline())
+		floor := ch.nextTx
+		if e.cfg.AwaitSent && ch.unsent > 0 {
+			floor = max(floor, ch.lastEmitAt+e.cfg.AwaitSentTimeoutMs)
+		}
 		for _, due := range []int64{ch.frontierDue, ch.pushDue, ch.wantDue} {
 			if due >= 0 {
-				take(max(due, ch.nextTx))
+				take(max(due, floor))
 			}
 		}
 	})
@@ -889,6 +911,10 @@ func wantRange(h, seq uint64, pend *seqSet) (from, to uint64) {
 }
 
 func (e *Engine) emit(ch *channel, m Msg) {
+	if m.Kind() != KindBeacon {
+		ch.unsent++
+		ch.lastEmitAt = e.now
+	}
 	e.msgs = append(e.msgs, Message{To: ch.peer, Payload: m.AppendTo(make([]byte, 0, ch.limit))})
 }
 
@@ -896,22 +922,30 @@ func (e *Engine) tickChannel(ch *channel, now int64) {
 	if ch.trickle.Tick(now, e.cfg.Rand) {
 		e.emit(ch, &Beacon{Tag: e.tag, Hash: e.durHash, Count: e.durCount})
 	}
+	if e.cfg.AwaitSent && ch.unsent > 0 {
+		if now < ch.lastEmitAt+e.cfg.AwaitSentTimeoutMs {
+			return // our previous data message is not on air yet
+		}
+		ch.unsent = 0 // the runtime never confirmed it: carry on
+	}
 	if now < ch.nextTx {
 		return
 	}
-	switch {
-	case ch.frontierDue >= 0 && now >= ch.frontierDue:
+	if ch.frontierDue >= 0 && now >= ch.frontierDue {
 		if quiet := ch.lastSliceAt + e.cfg.QuietMs; now < quiet {
-			ch.frontierDue = quiet
+			ch.frontierDue = quiet // others are sending: answer later
+		} else {
+			n := e.sendFrontier(ch)
+			ch.frontierDue = -1
+			ch.frontierSentAt = now
+			ch.frontierHashSent = e.durHash
+			ch.nextTx = now + int64(n)*e.cfg.TxSpacingMs
 			return
 		}
-		n := e.sendFrontier(ch)
-		ch.frontierDue = -1
-		ch.frontierSentAt = now
-		ch.frontierHashSent = e.durHash
-		ch.nextTx = now + int64(n)*e.cfg.TxSpacingMs
-	case ch.pushDue >= 0 && now >= ch.pushDue:
-		if e.sendSlice(ch, now) {
+	}
+	if ch.pushDue >= 0 && now >= ch.pushDue {
+		sent := e.sendSlice(ch, now)
+		if sent {
 			ch.nextTx = now + e.cfg.TxSpacingMs
 		}
 		if len(ch.push) == 0 {
@@ -919,11 +953,39 @@ func (e *Engine) tickChannel(ch *channel, now int64) {
 		} else {
 			ch.pushDue = ch.nextTx
 		}
-	case ch.wantDue >= 0 && now >= ch.wantDue:
+		if sent {
+			return
+		}
+	}
+	if ch.wantDue >= 0 && now >= ch.wantDue {
 		e.sendWants(ch)
 		ch.wantDue = -1
 		ch.nextTx = now + e.cfg.TxSpacingMs
 	}
+}
+
+// Sent tells the engine that m, a message from one of its Readies,
+// finished going on air at nowMs. It matters only with Config.AwaitSent:
+// then the engine keeps at most one data message (frontier chunks count
+// one each, beacons not at all) of each channel in the runtime's
+// transmit queue, and paces the next one TxSpacingMs after the previous
+// one went on air, so that what it hears from neighbours can still
+// suppress what it has not yet sent. Without AwaitSent, Sent does nothing.
+func (e *Engine) Sent(m Message, nowMs int64) {
+	e.observeNow(nowMs)
+	if !e.cfg.AwaitSent || len(m.Payload) == 0 || Kind(m.Payload[0]) == KindBeacon {
+		return
+	}
+	ch := e.bcast
+	if !m.To.IsBroadcast() {
+		if ch = e.peers[m.To]; ch == nil {
+			return
+		}
+	}
+	if ch.unsent > 0 {
+		ch.unsent--
+	}
+	ch.nextTx = max(ch.nextTx, nowMs+e.cfg.TxSpacingMs)
 }
 
 // sendFrontier emits the durable frontier in chunks and returns how many.
@@ -1013,7 +1075,7 @@ func (e *Engine) sendSlice(ch *channel, now int64) bool {
 			}
 			msg, last, signed, err := e.buildSlice(ch, a, sp.From, min(sp.To, dur), dur)
 			if err != nil {
-				e.reports = append(e.reports, Report{Kind: ReportUnsendable, Peer: ch.peer, Author: a, Seq: sp.From, Err: err})
+				e.report(Report{Kind: ReportUnsendable, Peer: ch.peer, Author: a, Seq: sp.From, Err: err})
 				set.remove(sp.From, sp.From)
 				continue
 			}

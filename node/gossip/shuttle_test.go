@@ -98,6 +98,9 @@ type network struct {
 	dup      float64
 	minDelay int64
 	maxDelay int64
+	// airtime, if set, is how long a message of n bytes occupies the air
+	// before it is delivered (and before its sender is told it was sent).
+	airtime func(n int) int64
 
 	// accounting
 	bytesByKind map[Kind]int
@@ -213,6 +216,13 @@ func (nw *network) transmit(i int, m Message) {
 	if !m.To.IsBroadcast() {
 		nw.t.Fatalf("shuttle carries broadcasts only; %s addressed %s", nw.nodes[i].name, m.To)
 	}
+	var air int64
+	if nw.airtime != nil {
+		air = nw.airtime(len(m.Payload))
+	}
+	// The sender learns when its message finished going on air.
+	nw.seq++
+	heap.Push(&nw.queue, delivery{at: nw.now + air, seq: nw.seq, to: -1 - i, payload: slices.Clone(m.Payload)})
 	for j := range nw.nodes {
 		if j == i || !nw.link(j, i) {
 			continue
@@ -229,7 +239,7 @@ func (nw *network) transmit(i int, m Message) {
 				d += nw.rnd.Int64N(nw.maxDelay - nw.minDelay)
 			}
 			nw.seq++
-			heap.Push(&nw.queue, delivery{at: nw.now + d, seq: nw.seq, to: j, from: Broadcast, payload: slices.Clone(m.Payload)})
+			heap.Push(&nw.queue, delivery{at: nw.now + air + d, seq: nw.seq, to: j, from: Broadcast, payload: slices.Clone(m.Payload)})
 		}
 	}
 }
@@ -253,6 +263,12 @@ func (nw *network) step(until int64) bool {
 	}
 	for len(nw.queue) > 0 && nw.queue[0].at <= nw.now {
 		d := heap.Pop(&nw.queue).(delivery)
+		if d.to < 0 {
+			nd := nw.nodes[-1-d.to]
+			nd.eng.Sent(Message{To: Broadcast, Payload: d.payload}, nw.now)
+			nw.drain(-1 - d.to)
+			continue
+		}
 		if err := nw.nodes[d.to].eng.Step(d.from, d.payload, nw.now); err != nil {
 			nw.t.Fatalf("%s: Step: %v", nw.nodes[d.to].name, err)
 		}
