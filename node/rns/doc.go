@@ -13,8 +13,9 @@
 //     (encrypt.go): ephemeral X25519 + HKDF(salt = identity hash) + Token,
 //     to the identity key or an announced ratchet; DecryptWithRatchets tries
 //     retained ratchets first and can enforce them. Ratchet, RatchetID,
-//     RatchetRing (rotation every 30 min, 512 retained; persistence is the
-//     caller's).
+//     RatchetRing (rotation every 30 min, 512 retained; MarshalFile and
+//     UnmarshalRatchetFile use the reference's signed ratchet file format,
+//     writing the file durably is the caller's).
 //   - HKDF (hkdf.go): the reference's HKDF-SHA256, including its wrapping
 //     block counter beyond 8160 bytes.
 //   - Token (token.go): modified Fernet, AES-128-CBC (32-byte key) or
@@ -61,7 +62,8 @@
 // # Bad input
 //
 // Every parser — ParsePacket, ParseAnnounce, ParseLinkRequest,
-// ParseLinkProof, ParsePathRequest, DecodeRTT, Token.Decrypt,
+// ParseLinkProof, ParsePathRequest, DecodeRTT, DecodeRequest,
+// DecodeResponse, UnmarshalRatchetFile, Token.Decrypt,
 // Identity.Decrypt, IFAC.Verify and the deframers — rejects truncated,
 // oversized or garbage input with a typed error (a *ParseError wrapping
 // ErrTruncated/ErrOversized/ErrMalformed, or a specific sentinel), never

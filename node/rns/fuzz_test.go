@@ -315,4 +315,15 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	write("FuzzHDLCDeframer", streams, true)
 	write("FuzzKISSDeframer", streams, true)
 	write("FuzzIFAC", wires, false)
+	owner, _ := FromPrivateKey(bytes.Repeat([]byte{0x42}, 64))
+	var files [][]byte
+	for n := 0; n < 3; n++ {
+		ring := NewRatchetRing(0, 0, nil, 0)
+		for i := 0; i < n; i++ {
+			ring.Rotate(bytes.NewReader(bytes.Repeat([]byte{byte(i + 1)}, 32)), int64(i)*RatchetIntervalSeconds*2)
+		}
+		b, _ := ring.MarshalFile(owner)
+		files = append(files, b)
+	}
+	write("FuzzRatchetFile", files, false)
 }
