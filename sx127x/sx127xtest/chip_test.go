@@ -218,9 +218,11 @@ func TestAirReceiveCollisionAndCAD(t *testing.T) {
 	if snr != -3.25 || rssi != -80.25 || hb.r1(regHopChannel)&0x40 == 0 {
 		t.Fatalf("snr %v rssi %v", snr, rssi)
 	}
-	// The second frame lands after the first in the FIFO.
+	// The second frame lands after the first in the FIFO (once the host
+	// looks at DIO0 again: until then the chip holds it back).
 	d = send(ha, []byte("again"))
 	clk.Advance(d)
+	b.DIO0().Read()
 	if cur2 := hb.r1(regFifoRxCurrent); cur2 != cur+5 {
 		t.Fatalf("second frame at %d", cur2)
 	}
@@ -230,6 +232,10 @@ func TestAirReceiveCollisionAndCAD(t *testing.T) {
 	clk.Advance(d1 / 2)
 	d2 := send(hx, []byte("two"))
 	clk.Advance(d1 + d2)
+	for i := 0; i < 2; i++ {
+		b.DIO0().Read()
+		hb.w(regIrqFlags, 0xff)
+	}
 	if s := b.Stats(); s.RxCRCErrors != 2 || s.RxFrames != 4 {
 		t.Fatalf("collision stats %+v", s)
 	}
@@ -287,7 +293,32 @@ func TestInjectLDROMismatch(t *testing.T) {
 	c.CarrierStart(fr, Link{})
 	clk.Advance(time.Millisecond)
 	c.CarrierEnd(fr, Link{})
+	c.DIO0().Read()
 	if fl := h.r1(regIrqFlags); fl&irqCRCError == 0 {
 		t.Fatalf("LDRO mismatch not detected: %02x", fl)
+	}
+}
+
+func TestFrameHeldWhileHostServices(t *testing.T) {
+	clk := NewManualClock(epoch)
+	c := NewChip(ChipOpts{Clock: clk})
+	h := connect(t, c)
+	h.setup()
+	h.w(regOpMode, 0x85)
+	f1 := c.Inject([]byte("first"), Link{RSSI: -50, SNR: 10})
+	clk.Advance(f1.Airtime)
+	c.Inject([]byte("second!"), Link{RSSI: -50, SNR: 10})
+	clk.Advance(time.Second)
+	// The host has not looked at DIO0 since RxDone: "second!" waits.
+	if n := h.r1(regRxNbBytes); n != 5 {
+		t.Fatalf("RxNbBytes %d while the first frame is serviced", n)
+	}
+	h.w(regIrqFlags, 0xff)
+	if n := h.r1(regRxNbBytes); n != 5 {
+		t.Fatalf("RxNbBytes %d before the host waits again", n)
+	}
+	c.DIO0().Read()
+	if n := h.r1(regRxNbBytes); n != 7 || h.r1(regIrqFlags)&irqRxDone == 0 {
+		t.Fatalf("second frame not released: %d", n)
 	}
 }

@@ -38,6 +38,13 @@
 //     gets PayloadCrcError. RegModemStat shows signal detected while a
 //     matching frame is being received; RegRssiValue shows the strongest
 //     carrier on the channel or the noise floor.
+//   - frames complete in the order they ended, whenever the chip is
+//     touched (SPI, pins, timers), so late timer goroutines cannot reorder
+//     them. A frame that ends while the host is still servicing the
+//     previous RxDone (until it next waits on or reads a DIO pin, or writes
+//     RegOpMode) is held back until then, as if the host had reacted in
+//     time: a scaled clock multiplies the host's wall-clock latency, and a
+//     real chip would overwrite the unread frame.
 //
 // Not modelled: FSK mode, implicit-header reception, frequency hopping,
 // RX timeouts, FIFO overrun by a frame arriving during a FIFO read.

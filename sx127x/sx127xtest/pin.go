@@ -136,6 +136,9 @@ func (p *Pin) WaitForEdge(timeout time.Duration) bool {
 	if edge == gpio.NoEdge || timeout < 0 {
 		return false
 	}
+	if p.poll != nil {
+		p.poll()
+	}
 	var expired chan struct{}
 	if timeout > 0 {
 		expired = make(chan struct{})
