@@ -414,6 +414,7 @@ func (d *Device) serialByte(b byte) {
 		d.inFrame = false
 		d.stats.HostFrames++
 		d.enqueue()
+		d.flush() // the model transmits at once (no CSMA delay)
 		return
 	}
 	if b == fend {
