@@ -679,6 +679,9 @@ func (d *Device) enqueue() {
 // airtimeLocked applies the short-term (15 s) and long-term (1 h) airtime
 // limits to the device's own transmissions.
 func (d *Device) airtimeLocked(now time.Time) bool {
+	if d.stLock == 0 && d.ltLock == 0 {
+		return false
+	}
 	cut := 0
 	var short, long time.Duration
 	for i, u := range d.airlog {
@@ -750,6 +753,9 @@ func (d *Device) transmit(pkt []byte, now time.Time) {
 		}
 	}
 	p := d.params()
+	for len(d.airlog) > 0 && now.Sub(d.airlog[0].at) > time.Hour {
+		d.airlog = d.airlog[1:]
+	}
 	for _, f := range frames {
 		d.stats.TxFrames++
 		d.airlog = append(d.airlog, airUse{at: now, d: hal.Airtime(p, len(f))})
