@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -53,7 +54,7 @@ func addNetFlags(fs *flag.FlagSet) *rnsNet {
 }
 
 // ports builds the configured interfaces; client is the TCP client, if any.
-func (n *rnsNet) ports() (ports []transport.Port, client *transport.TCPClient, err error) {
+func (n *rnsNet) ports(stderr io.Writer) (ports []transport.Port, client *transport.TCPClient, err error) {
 	if *n.tcp == "" && *n.listen == "" {
 		return nil, nil, errors.New("one of --tcp or --listen is required")
 	}
@@ -68,7 +69,11 @@ func (n *rnsNet) ports() (ports []transport.Port, client *transport.TCPClient, e
 		extra = ifac.Size()
 	}
 	if *n.tcp != "" {
-		client = transport.NewTCPClient(transport.TCPClientConfig{Addr: *n.tcp, IFACSize: extra})
+		addr := *n.tcp
+		client = transport.NewTCPClient(transport.TCPClientConfig{Addr: addr, IFACSize: extra,
+			OnDialError: func(err error, retryIn time.Duration) {
+				fmt.Fprintf(stderr, "meshlogd rns: %v; retrying in %v\n", err, retryIn.Round(time.Millisecond))
+			}})
 		ports = append(ports, transport.WithIFAC(client, ifac))
 	}
 	if *n.listen != "" {
@@ -79,6 +84,18 @@ func (n *rnsNet) ports() (ports []transport.Port, client *transport.TCPClient, e
 		ports = append(ports, transport.WithIFAC(srv, ifac))
 	}
 	return ports, client, nil
+}
+
+// lockedWriter serialises writes from the tool's goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // rnsSession is a running stack for one tool invocation.
@@ -94,8 +111,8 @@ type rnsSession struct {
 
 // startStack runs a stack on the configured ports until the returned
 // session is stopped or SIGINT/SIGTERM arrives.
-func startStack(n *rnsNet, stdout io.Writer, setup func(*transport.Router) error) (*rnsSession, error) {
-	ports, client, err := n.ports()
+func startStack(n *rnsNet, stdout, stderr io.Writer, setup func(*transport.Router) error) (*rnsSession, error) {
+	ports, client, err := n.ports(stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +237,7 @@ func interfaceJSON(e transport.InterfaceEvent) map[string]any {
 }
 
 func runRNSListen(args []string, stdout, stderr io.Writer) int {
+	stdout, stderr = &lockedWriter{w: stdout}, &lockedWriter{w: stderr}
 	fs := newFlags("rns listen", stderr)
 	n := addNetFlags(fs)
 	count := fs.Int("count", 0, "exit after `N` announces (0: run until interrupted)")
@@ -227,7 +245,7 @@ func runRNSListen(args []string, stdout, stderr io.Writer) int {
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
-	s, err := startStack(n, stdout, nil)
+	s, err := startStack(n, stdout, stderr, nil)
 	if err != nil {
 		fmt.Fprintln(stderr, "meshlogd rns listen:", err)
 		return exitUsage
@@ -275,6 +293,7 @@ func loadDestination(file, app, aspects string) (*rns.Destination, error) {
 }
 
 func runRNSAnnounce(args []string, stdout, stderr io.Writer) int {
+	stdout, stderr = &lockedWriter{w: stdout}, &lockedWriter{w: stderr}
 	fs := newFlags("rns announce", stderr)
 	n := addNetFlags(fs)
 	idFile := fs.String("identity", "", "identity file `F` (64-byte private key)")
@@ -291,7 +310,7 @@ func runRNSAnnounce(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "meshlogd rns announce:", err)
 		return exitUsage
 	}
-	s, err := startStack(n, stdout, func(r *transport.Router) error {
+	s, err := startStack(n, stdout, stderr, func(r *transport.Router) error {
 		return r.Register(dest, transport.LocalOptions{AcceptLinks: *serve})
 	})
 	if err != nil {
@@ -400,6 +419,7 @@ func runRNSAnnounce(args []string, stdout, stderr io.Writer) int {
 }
 
 func runRNSLink(args []string, stdout, stderr io.Writer) int {
+	stdout, stderr = &lockedWriter{w: stdout}, &lockedWriter{w: stderr}
 	fs := newFlags("rns link", stderr)
 	n := addNetFlags(fs)
 	idFile := fs.String("identity", "", "identity file `F`; with --identify it is revealed to the destination over the link")
@@ -426,7 +446,7 @@ func runRNSLink(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "meshlogd rns link: --identify needs --identity")
 		return exitUsage
 	}
-	s, err := startStack(n, stdout, nil)
+	s, err := startStack(n, stdout, stderr, nil)
 	if err != nil {
 		fmt.Fprintln(stderr, "meshlogd rns link:", err)
 		return exitUsage
