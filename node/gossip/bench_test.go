@@ -16,7 +16,13 @@ import (
 // events as canonical encoding plus a signature each, and the messages by
 // kind.
 func syncScenario(tb testing.TB, n int, limit int) (syncBytes, runBytes, canonBytes int, msgs map[Kind]int) {
-	nw := newNetwork(tb, 7, 2, true, func(i int, c *Config) {
+	return syncScenarioWith(tb, n, limit, 2, 0)
+}
+
+// syncScenarioWith is syncScenario with `nodes` nodes in one
+// neighbourhood (node 0 ahead, all others behind) and a loss rate.
+func syncScenarioWith(tb testing.TB, n, limit, nodes int, loss float64) (syncBytes, runBytes, canonBytes int, msgs map[Kind]int) {
+	nw := newNetwork(tb, 7, nodes, true, func(i int, c *Config) {
 		*c = Config{Identity: c.Identity, Rand: c.Rand, PayloadLimit: limit} // production defaults
 	})
 	nw.runUntil(3_600_000, func() bool { return nw.converged() && nw.now > 600_000 })
@@ -32,6 +38,7 @@ func syncScenario(tb testing.TB, n int, limit int) (syncBytes, runBytes, canonBy
 	nw.run(nw.now + 600_000)
 	clear(nw.bytesByKind)
 	clear(nw.msgsByKind)
+	nw.loss = loss
 	up = true
 	if !nw.runUntil(nw.now+24*3_600_000, func() bool { return nw.converged() }) {
 		tb.Fatalf("no convergence:\n%s", nw.describe())
@@ -76,6 +83,26 @@ func BenchmarkSyncEfficiency(b *testing.B) {
 				b.ReportMetric(float64(rb), "runbytes")
 				b.ReportMetric(float64(msgs[KindSlice]), "slices")
 				b.ReportMetric(float64(msgs[KindBeacon]+msgs[KindFrontier]+msgs[KindWant]), "ctrlmsgs")
+			})
+		}
+	}
+}
+
+// BenchmarkSyncEfficiencyBroadcast: one node ahead by N=50 events, 1 or 4
+// neighbours behind, with 0 or 10 % loss per reception: the bytes of all
+// sync messages until every neighbour holds the events, over the bytes of
+// the events (ratio/run as above). One broadcast serves every neighbour,
+// so four receivers should cost about what one does.
+func BenchmarkSyncEfficiencyBroadcast(b *testing.B) {
+	for _, behind := range []int{1, 4} {
+		for _, loss := range []float64{0, 0.1} {
+			b.Run(fmt.Sprintf("receivers=%d/loss=%.0f%%", behind, loss*100), func(b *testing.B) {
+				var sb, rb int
+				for b.Loop() {
+					sb, rb, _, _ = syncScenarioWith(b, 50, DefaultPayloadLimit, behind+1, loss)
+				}
+				b.ReportMetric(float64(sb)/float64(rb), "ratio/run")
+				b.ReportMetric(float64(sb), "syncbytes")
 			})
 		}
 	}

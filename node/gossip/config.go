@@ -57,6 +57,10 @@ const (
 	// DefaultAwaitSentTimeoutMs: with Config.AwaitSent, a data message
 	// not confirmed by Sent within this time is taken as sent.
 	DefaultAwaitSentTimeoutMs = 600_000
+	// DefaultStashBytes bounds the runs a node keeps while an earlier
+	// chunk of the same transfer is missing (lost on air): with them, only
+	// the lost chunk needs to be sent again.
+	DefaultStashBytes = 4096
 	// DefaultMaxPeers bounds per-peer (link) channels.
 	DefaultMaxPeers = 8
 	// DefaultMaxClaims bounds remembered "a neighbour has more of author
@@ -113,6 +117,8 @@ type Config struct {
 	AwaitSentTimeoutMs int64
 	// SigSpanBytes: see DefaultSigSpanBytes.
 	SigSpanBytes int
+	// StashBytes: see DefaultStashBytes.
+	StashBytes int
 	// MaxPeers, MaxClaims, MaxWantAttempts bound per-peer state.
 	MaxPeers        int
 	MaxClaims       int
@@ -153,6 +159,7 @@ func (c *Config) withDefaults() (Config, error) {
 	def(&out.WantAfterMs, DefaultWantAfterMs)
 	def(&out.AppendDelayMs, DefaultAppendDelayMs)
 	defInt(&out.SigSpanBytes, DefaultSigSpanBytes)
+	defInt(&out.StashBytes, DefaultStashBytes)
 	defInt(&out.MaxPeers, DefaultMaxPeers)
 	defInt(&out.MaxClaims, DefaultMaxClaims)
 	defInt(&out.MaxWantAttempts, DefaultMaxWantAttempts)
@@ -174,7 +181,7 @@ func (c *Config) withDefaults() (Config, error) {
 	case out.TrickleIminMs < 0 || out.HoldBackMs < 0 || out.TxSpacingMs < 0 || out.QuietMs < 0 ||
 		out.FrontierGapMs < 0 || out.FrontierRepeatMs < 0 || out.AwaitSentTimeoutMs < 0 || out.ResendGuardMs < 0 || out.WantAfterMs < 0 || out.AppendDelayMs < 0:
 		return out, fmt.Errorf("%w: negative duration", ErrConfig)
-	case out.SigSpanBytes < 0 || out.MaxPeers < 0 || out.MaxClaims < 0 || out.MaxWantAttempts < 0:
+	case out.SigSpanBytes < 0 || out.StashBytes < 0 || out.MaxPeers < 0 || out.MaxClaims < 0 || out.MaxWantAttempts < 0:
 		return out, fmt.Errorf("%w: negative bound", ErrConfig)
 	}
 	return out, nil

@@ -150,10 +150,12 @@ type Engine struct {
 	bcast *channel
 	peers map[PeerID]*channel
 
-	claims map[rns.Hash]*claim  // someone has more of author X than we do
-	tails  map[rns.Hash]tail    // last event of a decoded, still pending run
-	pend   map[rns.Hash]*seqSet // seqs ingested but pending in the gap buffer
-	now    int64                // latest time seen
+	claims     map[rns.Hash]*claim  // someone has more of author X than we do
+	tails      map[rns.Hash]tail    // last event of a decoded, still pending run
+	pend       map[rns.Hash]*seqSet // seqs held but not accepted (gap buffer, stash)
+	stash      []stashed            // runs waiting for their predecessor, oldest first
+	stashBytes int
+	now        int64 // latest time seen
 }
 
 // channel is the per-destination sync state: the broadcast channel or one
@@ -170,11 +172,12 @@ type channel struct {
 	lastSliceAt      int64  // last slice heard on this channel
 
 	push    map[rns.Hash]*seqSet // ranges to send
+	bare    map[rns.Hash]*seqSet // parts of push asked for bare (no signature needed)
 	pushDue int64                // -1: nothing scheduled
 	sent    map[rns.Hash]sentMark
 	sigDebt map[rns.Hash]int // unsigned run bytes sent since the last signature
 
-	wants   map[rns.Hash]span // wants to send
+	wants   map[rns.Hash]WantRange // wants to send
 	wantDue int64
 
 	nextTx int64 // earliest time for the next data message
@@ -257,7 +260,8 @@ func (e *Engine) newChannel(p PeerID, limit int, now int64) *channel {
 		pushDue:        -1,
 		sent:           map[rns.Hash]sentMark{},
 		sigDebt:        map[rns.Hash]int{},
-		wants:          map[rns.Hash]span{},
+		wants:          map[rns.Hash]WantRange{},
+		bare:           map[rns.Hash]*seqSet{},
 		wantDue:        -1,
 		nextTx:         now,
 	}
@@ -635,8 +639,10 @@ func (e *Engine) onFrontier(ch *channel, m *Frontier, now int64) {
 	lack := false
 	for _, en := range m.Entries {
 		if en.Seq > e.log.Seq(en.Author) {
-			lack = true
 			e.noteClaim(ch.peer, en.Author, en.Seq, now)
+			if en.Seq > e.reach(en.Author) {
+				lack = true
+			}
 		}
 	}
 	ch.servedValid = false
@@ -707,37 +713,59 @@ func (e *Engine) onWant(ch *channel, m *Want, now int64) {
 		}
 		if e.durable[w.Author] >= w.From {
 			e.schedulePush(ch, w.Author, w.From, w.To, now+e.rnd(e.cfg.HoldBackMs), false)
+			if w.Bare {
+				set := ch.bare[w.Author]
+				if set == nil {
+					set = &seqSet{}
+					ch.bare[w.Author] = set
+				}
+				set.add(w.From, min(w.To, e.durable[w.Author]))
+			}
 		}
 	}
 }
 
 func (e *Engine) onSlice(ch *channel, m *Slice, now int64) {
 	ch.lastSliceAt = now
-	evs, n, err := feed.DecodeRun(m.Run, resolver{e})
-	if err == nil && n != len(m.Run) {
-		err = fmt.Errorf("%w: %d bytes after the run", ErrTrailing, len(m.Run)-n)
-	}
+	evs, err := decodeSlice(m.Run, resolver{e})
 	if err != nil {
+		prefix, seq, count, ok := peekRun(m.Run)
 		// Still hold back our own copy of what a neighbour is sending.
-		if prefix, seq, count, ok := peekRun(m.Run); ok {
+		if ok {
 			e.suppress(ch, prefix, seq, seq+count-1)
 		}
-		// An author or predecessor we do not know yet is normal while
-		// membership or earlier chunks are on their way; anything else is
-		// a bad message.
-		if !errors.Is(err, feed.ErrUnknownAuthor) && !errors.Is(err, feed.ErrUnknownPrev) {
+		switch {
+		case errors.Is(err, feed.ErrUnknownPrev) && ok:
+			// An earlier chunk of this transfer was lost: keep the run
+			// until the gap is filled, and note what we hold.
+			e.stashRun(ch, m.Run, prefix, seq, count, now)
+		case errors.Is(err, feed.ErrUnknownAuthor), errors.Is(err, feed.ErrUnknownPrev):
+			// Normal while membership is on its way.
+		default:
 			e.report(Report{Kind: ReportBadRun, Peer: ch.peer, Err: err})
 		}
 		return
 	}
+	e.ingestRun(ch, evs, now)
+	e.retryStash(now)
+}
+
+// decodeSlice decodes a slice's run, which must fill the slice.
+func decodeSlice(run []byte, r feed.Resolver) ([]feed.Signed, error) {
+	evs, n, err := feed.DecodeRun(run, r)
+	if err == nil && n != len(run) {
+		err = fmt.Errorf("%w: %d bytes after the run", ErrTrailing, len(run)-n)
+	}
+	return evs, err
+}
+
+// ingestRun feeds a decoded run to the log.
+func (e *Engine) ingestRun(ch *channel, evs []feed.Signed, now int64) {
 	a, from := evs[0].Author, evs[0].Seq
 	last := from + uint64(len(evs)) - 1
 	e.suppress(ch, a[:], from, last)
 	e.noteClaim(ch.peer, a, last, now)
-	if c := e.claims[a]; c != nil {
-		// Data of this author is flowing: no want until it stops.
-		c.nextAt = max(c.nextAt, now+e.cfg.WantAfterMs)
-	}
+	e.dataFlowing(a, now)
 	for _, s := range evs {
 		res, err := e.log.Ingest(s)
 		if err != nil {
@@ -746,18 +774,91 @@ func (e *Engine) onSlice(ch *channel, m *Slice, now int64) {
 			continue
 		}
 		if res.Pending {
-			p := e.pend[s.Author]
-			if p == nil && len(e.pend) < e.cfg.MaxClaims {
-				p = &seqSet{}
-				e.pend[s.Author] = p
-			}
-			if p != nil {
-				p.add(s.Seq, s.Seq)
-			}
+			e.notePending(s.Author, s.Seq, s.Seq)
 		}
 		e.handleResult(ch.peer, res, now)
 	}
 	e.noteTail(evs)
+}
+
+// dataFlowing defers wants for author a while its data arrives; once it
+// stops, a gap is asked for after 2·QuietMs.
+func (e *Engine) dataFlowing(a rns.Hash, now int64) {
+	if c := e.claims[a]; c != nil {
+		c.nextAt = max(c.nextAt, now+2*e.cfg.QuietMs)
+	}
+}
+
+// notePending records that seqs from..to of author a are held but not
+// accepted (gap buffer or stash), for precise wants.
+func (e *Engine) notePending(a rns.Hash, from, to uint64) {
+	p := e.pend[a]
+	if p == nil {
+		if len(e.pend) >= e.cfg.MaxClaims {
+			return
+		}
+		p = &seqSet{}
+		e.pend[a] = p
+	}
+	p.add(from, to)
+}
+
+// stashed is a run that could not be decoded yet because its predecessor
+// is missing (an earlier chunk was lost).
+type stashed struct {
+	peer PeerID
+	run  []byte
+}
+
+// stashRun keeps a run whose predecessor is unknown, within
+// Config.StashBytes (oldest dropped first).
+func (e *Engine) stashRun(ch *channel, run, prefix []byte, seq, count uint64, now int64) {
+	if len(run) > e.cfg.StashBytes {
+		return
+	}
+	for _, s := range e.stash {
+		if bytes.Equal(s.run, run) {
+			return // a duplicate
+		}
+	}
+	for e.stashBytes+len(run) > e.cfg.StashBytes && len(e.stash) > 0 {
+		e.stashBytes -= len(e.stash[0].run)
+		e.stash = e.stash[1:]
+	}
+	e.stash = append(e.stash, stashed{peer: ch.peer, run: bytes.Clone(run)})
+	e.stashBytes += len(run)
+	if a, err := e.log.ResolveAuthor(prefix); err == nil && e.log.IsMember(a) {
+		e.notePending(a, seq, seq+count-1)
+		e.noteClaim(ch.peer, a, seq+count-1, now)
+		e.dataFlowing(a, now)
+	}
+}
+
+// retryStash decodes stashed runs whose predecessor has arrived, until
+// nothing more decodes.
+func (e *Engine) retryStash(now int64) {
+	for progress := true; progress; {
+		progress = false
+		for i := 0; i < len(e.stash); i++ {
+			s := e.stash[i]
+			evs, err := decodeSlice(s.run, resolver{e})
+			if errors.Is(err, feed.ErrUnknownPrev) {
+				continue
+			}
+			e.stash = append(e.stash[:i:i], e.stash[i+1:]...)
+			e.stashBytes -= len(s.run)
+			i--
+			if err != nil {
+				continue // undecodable for another reason: drop it
+			}
+			ch := e.peers[s.peer]
+			if ch == nil {
+				ch = e.bcast
+			}
+			e.ingestRun(ch, evs, now)
+			progress = true
+		}
+	}
 }
 
 // handleResult folds what one log call changed into the engine: accepted
@@ -871,12 +972,15 @@ func (e *Engine) checkClaims(now int64) {
 			ch = e.bcast // the claim's peer is gone: ask everyone
 		}
 		from, to := wantRange(h, c.seq, e.pend[a])
+		// We hold the claimed tip (a transfer's signed end) beyond the
+		// hole: the hole needs no signature.
+		bare := to < c.seq && e.pend[a] != nil && e.pend[a].contains(c.seq)
 		if c.attempts >= 2 {
 			// The precise range did not help (the gap buffer may hold
 			// something bogus): ask for everything above our frontier.
-			from, to = h+1, c.seq
+			from, to, bare = h+1, c.seq, false
 		}
-		ch.wants[a] = span{from, to}
+		ch.wants[a] = WantRange{Author: a, From: from, To: to, Bare: bare}
 		if ch.wantDue < 0 {
 			ch.wantDue = now + e.rnd(e.cfg.HoldBackMs)
 		}
@@ -988,12 +1092,39 @@ func (e *Engine) Sent(m Message, nowMs int64) {
 	ch.nextTx = max(ch.nextTx, nowMs+e.cfg.TxSpacingMs)
 }
 
-// sendFrontier emits the durable frontier in chunks and returns how many.
+// reach is how far we hold author a's feed: accepted, or claimed by a
+// neighbour while we hold part of the rest (pending in the gap buffer or
+// stashed) and are asking for the missing part with wants.
+func (e *Engine) reach(a rns.Hash) uint64 {
+	r := e.log.Seq(a)
+	if c := e.claims[a]; c != nil {
+		if p := e.pend[a]; p != nil && !p.empty() {
+			r = max(r, c.seq)
+		}
+	}
+	return r
+}
+
+// sendFrontier emits our frontier in chunks and returns how many. For an
+// author whose data we hold but cannot accept yet (a chunk of the
+// transfer was lost), the entry reports the claimed tip instead of the
+// durable seq: we will ask for the missing part with a want, and nobody
+// should push the rest again. The hash stays that of the durable
+// frontier.
 func (e *Engine) sendFrontier(ch *channel) int {
-	authors := sortedAuthors(e.durable)
+	reach := make(map[rns.Hash]uint64, len(e.durable))
+	for a, s := range e.durable {
+		reach[a] = s
+	}
+	for a := range e.claims {
+		reach[a] = max(reach[a], e.reach(a))
+	}
+	authors := sortedAuthors(reach)
 	entries := make([]FrontierEntry, 0, len(authors))
 	for _, a := range authors {
-		entries = append(entries, FrontierEntry{Author: a, Seq: e.durable[a]})
+		if reach[a] > 0 {
+			entries = append(entries, FrontierEntry{Author: a, Seq: reach[a]})
+		}
 	}
 	chunks := chunkFrontier(e.tag, e.durHash, entries, ch.limit)
 	for _, c := range chunks {
@@ -1032,17 +1163,15 @@ func chunkFrontier(tag Tag, hash uint64, entries []FrontierEntry, limit int) []*
 }
 
 func (e *Engine) sendWants(ch *channel) {
-	fixed := HeaderSize
 	m := &Want{Tag: e.tag}
-	size := fixed + 1
+	size := HeaderSize + 1
 	for _, a := range sortedAuthors(ch.wants) {
-		w := WantRange{Author: a, From: ch.wants[a].From, To: ch.wants[a].To}
+		w := ch.wants[a]
 		if size+wantSize(w)+arrayHeaderSize(len(m.Ranges)+1)-1 > ch.limit {
 			break
 		}
 		size += wantSize(w)
 		m.Ranges = append(m.Ranges, w)
-		delete(ch.wants, a)
 	}
 	clear(ch.wants)
 	if len(m.Ranges) > 0 {
@@ -1073,14 +1202,20 @@ func (e *Engine) sendSlice(ch *channel, now int64) bool {
 				set.remove(sp.From, sp.To)
 				continue
 			}
-			msg, last, signed, err := e.buildSlice(ch, a, sp.From, min(sp.To, dur), dur)
+			msg, last, open, err := e.buildSlice(ch, a, sp.From, min(sp.To, dur), dur)
 			if err != nil {
 				e.report(Report{Kind: ReportUnsendable, Peer: ch.peer, Author: a, Seq: sp.From, Err: err})
 				set.remove(sp.From, sp.From)
 				continue
 			}
 			set.remove(sp.From, last)
-			if !signed && last < dur {
+			if b := ch.bare[a]; b != nil {
+				b.remove(sp.From, last)
+				if b.empty() {
+					delete(ch.bare, a)
+				}
+			}
+			if open && last < dur {
 				// The slice ended unsigned: its signature comes in a
 				// following slice, which must be sent even if the asked
 				// range ended here.

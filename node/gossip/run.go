@@ -93,19 +93,29 @@ var errUnsendable = errors.New("gossip: event does not fit the payload limit")
 // ch: as many events as fit ch's payload limit, ending with a signature
 // when the slice reaches to (the end of what was asked) or when the
 // unsigned bytes sent since the last signature reach SigSpanBytes; other
-// signatures are left out (amortised signing). It returns the slice and
-// the seq of its last event.
+// signatures are left out (amortised signing). A range asked for bare
+// (the asker holds a signed successor) ends exactly at its end, unsigned.
+// It returns the slice, the seq of its last event, and whether the slice
+// is open: it ended unsigned and its signature must follow.
 func (e *Engine) buildSlice(ch *channel, a rns.Hash, from, to, dur uint64) (*Slice, uint64, bool, error) {
 	hi := min(dur, from+feed.MaxRunEvents-1)
 	evs := e.log.Range(a, from, hi)
 	if len(evs) == 0 {
 		return nil, 0, false, fmt.Errorf("%w: %s/%d not held", errUnsendable, a, from)
 	}
+	var bareTo uint64
+	if b := ch.bare[a]; b != nil {
+		for _, sp := range b.spans {
+			if sp.From <= from && from <= sp.To {
+				bareTo = sp.To
+			}
+		}
+	}
 	ab := e.log.AuthorPrefixLen(a)
 	budget := ch.limit - HeaderSize
 	size := 1 + ab + uvarintLen(from) + 1 // count ≤ MaxRunEvents takes one byte
 	debt := ch.sigDebt[a]
-	best, signed := -1, false
+	best, signed, closed := -1, false, false
 	for k := range evs {
 		s := &evs[k]
 		delta := uint64(s.HLC)
@@ -117,6 +127,10 @@ func (e *Engine) buildSlice(ch *channel, a rns.Hash, from, to, dur uint64) (*Sli
 			break
 		}
 		size += es
+		if bareTo > 0 && s.Seq >= bareTo {
+			best, closed = k, true // the asker holds the signed rest
+			break
+		}
 		wantSig := s.Seq >= to || debt+size >= e.cfg.SigSpanBytes || k == len(evs)-1 && s.Seq == dur
 		if wantSig && s.Sig != nil {
 			if size+rns.SigLength <= budget {
@@ -149,7 +163,7 @@ func (e *Engine) buildSlice(ch *channel, a rns.Hash, from, to, dur uint64) (*Sli
 	} else {
 		ch.sigDebt[a] = debt + len(enc)
 	}
-	return &Slice{Tag: e.tag, Run: enc}, run[best].Seq, signed, nil
+	return &Slice{Tag: e.tag, Run: enc}, run[best].Seq, !signed && !closed, nil
 }
 
 // suppress removes [from, last] of every queued author matching prefix

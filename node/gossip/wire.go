@@ -146,6 +146,12 @@ type Slice struct {
 type WantRange struct {
 	Author   rns.Hash
 	From, To uint64
+	// Bare says the asker already holds a signed successor of To (the
+	// rest of a transfer whose middle was lost): send exactly From..To,
+	// no signature needed. Otherwise a server extends the range to an
+	// event it holds a signature for. Encoded as a fourth element (flags,
+	// bit 0) only when set.
+	Bare bool
 }
 
 // Want asks any listener holding them for the listed ranges.
@@ -234,17 +240,31 @@ func (m *Want) AppendTo(dst []byte) []byte {
 	dst = appendHeader(dst, KindWant, m.Tag)
 	dst = msgp.AppendArrayHeader(dst, uint32(len(m.Ranges)))
 	for _, w := range m.Ranges {
-		dst = msgp.AppendArrayHeader(dst, 3)
+		if w.Bare {
+			dst = msgp.AppendArrayHeader(dst, 4)
+		} else {
+			dst = msgp.AppendArrayHeader(dst, 3)
+		}
 		dst = msgp.AppendBytes(dst, w.Author[:])
 		dst = msgp.AppendUint64(dst, w.From)
 		dst = msgp.AppendUint64(dst, w.To)
+		if w.Bare {
+			dst = msgp.AppendUint64(dst, wantBare)
+		}
 	}
 	return dst
 }
 
+// wantBare is the flags bit of WantRange.Bare.
+const wantBare = 1
+
 // wantSize is the encoded size of one want range.
 func wantSize(w WantRange) int {
-	return entryOverhead + authorSize + uintSize(w.From) + uintSize(w.To)
+	n := entryOverhead + authorSize + uintSize(w.From) + uintSize(w.To)
+	if w.Bare {
+		n++
+	}
+	return n
 }
 
 // uintSize is the msgp encoded size of u.
@@ -470,10 +490,12 @@ func (d *decoder) want(tag Tag) (Msg, error) {
 	}
 	m.Ranges = make([]WantRange, 0, n)
 	for range n {
-		if k, err := d.array("range", 1); err != nil {
+		k, err := d.array("range", 1)
+		if err != nil {
 			return nil, err
-		} else if k != 3 {
-			return nil, d.fail("range", fmt.Errorf("%w: range has %d fields, want 3", ErrMalformed, k))
+		}
+		if k != 3 && k != 4 {
+			return nil, d.fail("range", fmt.Errorf("%w: range has %d fields, want 3 or 4", ErrMalformed, k))
 		}
 		var w WantRange
 		if w.Author, err = d.author("range.author"); err != nil {
@@ -484,6 +506,17 @@ func (d *decoder) want(tag Tag) (Msg, error) {
 		}
 		if w.To, err = d.uint("range.to"); err != nil {
 			return nil, err
+		}
+		if k == 4 {
+			flags, err := d.uint("range.flags")
+			if err != nil {
+				return nil, err
+			}
+			if flags != wantBare {
+				// Zero flags must be omitted; other bits are unknown.
+				return nil, d.fail("range.flags", fmt.Errorf("%w: flags 0x%x", ErrMalformed, flags))
+			}
+			w.Bare = true
 		}
 		if w.From == 0 || w.To < w.From {
 			return nil, d.fail("range", fmt.Errorf("%w: bad range %d..%d", ErrMalformed, w.From, w.To))

@@ -29,6 +29,7 @@ func sampleMsgs() []Msg {
 		}},
 		&Slice{Tag: testTag, Run: []byte{0x04, 0x03, 0x03, 0x03, 0x03, 0x05, 0x01}},
 		&Want{Tag: testTag, Ranges: []WantRange{{Author: author(4), From: 1, To: 1}, {Author: author(5), From: 200, To: 300}}},
+		&Want{Tag: testTag, Ranges: []WantRange{{Author: author(6), From: 7, To: 9, Bare: true}}},
 	}
 }
 
@@ -44,6 +45,7 @@ func TestWireGolden(t *testing.T) {
 		"14deadbeef" + "92" +
 			"93" + "c410" + "04040404040404040404040404040404" + "01" + "01" +
 			"93" + "c410" + "05050505050505050505050505050505" + "ccc8" + "cd012c",
+		"14deadbeef" + "91" + "94" + "c410" + "06060606060606060606060606060606" + "07" + "09" + "01",
 	}
 	for i, m := range sampleMsgs() {
 		got := hex.EncodeToString(m.AppendTo(nil))
@@ -119,6 +121,9 @@ func TestWireErrors(t *testing.T) {
 		{"want empty", h("14deadbeef90"), 0, ErrMalformed},
 		{"want reversed", h("14deadbeef9193c410" + "04040404040404040404040404040404" + "0502"), 0, ErrMalformed},
 		{"want from zero", h("14deadbeef9193c410" + "04040404040404040404040404040404" + "0002"), 0, ErrMalformed},
+		{"want zero flags", h("14deadbeef9194c410" + "04040404040404040404040404040404" + "010200"), 0, ErrMalformed},
+		{"want unknown flags", h("14deadbeef9194c410" + "04040404040404040404040404040404" + "010203"), 0, ErrMalformed},
+		{"want arity", h("14deadbeef9192c410" + "04040404040404040404040404040404" + "0101"), 0, ErrMalformed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
