@@ -11,11 +11,11 @@ import (
 )
 
 // compare runs measured b.N times and baseline b.N times, interleaved in
-// ten rounds so that load changes on a shared machine hit both alike, and
-// returns both elapsed times. Only measured runs count towards ns/op.
+// up to 100 rounds so that load changes on a shared machine hit both alike,
+// and returns both elapsed times. Only measured runs count towards ns/op.
 func compare(b *testing.B, measured, baseline func(i int)) (m, base time.Duration) {
 	b.ResetTimer()
-	per := (b.N + 9) / 10
+	per := (b.N + 99) / 100
 	for done := 0; done < b.N; {
 		k := min(per, b.N-done)
 		t0 := time.Now()
