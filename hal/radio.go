@@ -27,7 +27,7 @@ type Stats struct {
 	TxAirtime time.Duration // computed airtime of the sent frames
 	TxErrors  uint64        // sends that failed (timeout, I/O error)
 	TxTimeout uint64        // sends whose TxDone never came
-	Busy      uint64        // channel-busy readings that deferred a send
+	Busy      uint64        // busy periods that deferred a send (carrier sense)
 
 	RxPackets   uint64 // packets delivered by Receive
 	RxFrames    uint64 // LoRa frames received with a valid CRC

@@ -163,6 +163,11 @@ func (d *Dev) run(r *hal.Reassembler) {
 		// caught by the level check.
 		if d.dio0.WaitForEdge(d.o.PollInterval) || d.dio0.Read() == gpio.High {
 			d.service(r)
+		} else if d.o.InterferenceAvoidance {
+			// Keep learning the noise floor while idle, as the RNode does.
+			d.mu.Lock()
+			_, _, _ = d.senseLocked()
+			d.mu.Unlock()
 		}
 		if r.Expire(d.o.Now()) {
 			d.syncReasm(r)

@@ -79,7 +79,10 @@ type Opts struct {
 	// random number (0..14) of slots, the count frozen while it is busy.
 	DisableCSMA bool
 	// InterferenceAvoidance also treats an RSSI more than 11 dB above the
-	// learned noise floor as busy (RNode with --ia-enable).
+	// learned noise floor as busy (RNode with --ia-enable). The floor is
+	// the running mean of up to 128 RSSI samples taken without a carrier
+	// and below floor + 11 dB, sampled on every idle loop turn (one extra
+	// SPI transaction per PollInterval) and while a send waits.
 	InterferenceAvoidance bool
 	// CAD runs a channel-activity detection right before each transmission
 	// and backs off when it detects a preamble.

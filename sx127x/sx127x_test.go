@@ -555,3 +555,37 @@ func TestSendCancelledWhileChannelBusy(t *testing.T) {
 	}
 	_ = gpio.Low
 }
+
+func TestInterferenceAvoidance(t *testing.T) {
+	clk := sx127xtest.NewScaledClock(epoch, scale())
+	air := sx127xtest.NewAir(clk)
+	a := newRig(t, clk, air, "a", Opts{InterferenceAvoidance: true, MaxChannelWait: 300 * time.Millisecond})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if f, ok := a.dev.NoiseFloor(); ok {
+			if f < -111 || f > -109 {
+				t.Fatalf("noise floor %v, chip's is -110", f)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("noise floor never learned")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// A strong signal with another spreading factor: no LoRa carrier for
+	// this modem, but 50 dB over the floor.
+	p := fastParams().Effective()
+	p.SpreadingFactor = 12
+	air.Transmit(nil, sx127xtest.Frame{From: "jammer", Params: p, Data: packet(200, 1)})
+	busy, err := a.dev.ChannelBusy()
+	if err != nil || !busy {
+		t.Fatalf("interference not detected: %v %v", busy, err)
+	}
+	if err := a.dev.Send(ctxT(t), []byte("x")); !errors.Is(err, hal.ErrChannelBusy) {
+		t.Fatalf("Send under interference: %v", err)
+	}
+	if a.dev.Stats().TxErrors != 1 {
+		t.Errorf("stats %+v", a.dev.Stats())
+	}
+}
