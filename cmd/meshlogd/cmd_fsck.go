@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
+	"github.com/meshlogd/meshlogd/node"
 	"github.com/meshlogd/meshlogd/storage"
 )
 
@@ -25,18 +27,20 @@ type fsckResult struct {
 	Clean bool `json:"clean"`
 }
 
-// runFsck implements "meshlogd fsck --data DIR [--repair] [--json]".
-// Exit status: 0 clean, 1 damage found (repaired or not) or the check
-// could not run, 2 usage.
+// runFsck implements "meshlogd fsck [--data DIR] [--repair] [--json]".
+// DIR is a node data directory (the log is DIR/log) or a bare log
+// directory. Exit status: 0 clean, 1 damage found (repaired or not) or the
+// check could not run, 2 usage.
 func runFsck(args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("fsck", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	data := fl.String("data", "", "data directory of the log (required)")
+	data := fl.String("data", "", "node data `DIR` (checks DIR/"+node.LogDir+"), or a log directory itself (default $"+node.EnvData+", else /var/lib/meshlogd as root or ~/.local/share/meshlogd)")
 	repair := fl.Bool("repair", false, "truncate torn tails and move corrupt data aside into *.broken files")
 	asJSON := fl.Bool("json", false, "print the report as JSON")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "usage: meshlogd fsck --data DIR [--repair] [--json]")
-		fmt.Fprintln(stderr, "Verifies every segment and record of the log in DIR; exits 1 if anything is damaged.")
+		fmt.Fprintln(stderr, "usage: meshlogd fsck [--data DIR] [--repair] [--json]")
+		fmt.Fprintln(stderr, "Verifies every segment and record of the event log; exits 1 if anything is damaged.")
+		fmt.Fprintln(stderr, "Stop the node first: fsck takes the log's lock.")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
@@ -45,19 +49,31 @@ func runFsck(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	if *data == "" || fl.NArg() > 0 {
+	if fl.NArg() > 0 {
 		fl.Usage()
 		return exitUsage
 	}
-	if st, err := os.Stat(*data); err != nil || !st.IsDir() {
-		fmt.Fprintf(stderr, "meshlogd fsck: %s is not a directory\n", *data)
+	dir := *data
+	if dir == "" {
+		d, err := node.DefaultDataDir()
+		if err != nil {
+			fmt.Fprintf(stderr, "meshlogd fsck: %v\n", err)
+			return exitFailure
+		}
+		dir = d
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		fmt.Fprintf(stderr, "meshlogd fsck: %s is not a directory\n", dir)
 		return exitFailure
+	}
+	if st, err := os.Stat(filepath.Join(dir, node.LogDir)); err == nil && st.IsDir() {
+		dir = filepath.Join(dir, node.LogDir) // a node data directory
 	}
 	check := storage.Check
 	if *repair {
 		check = storage.Repair
 	}
-	rep, err := check(*data, storage.Options{})
+	rep, err := check(dir, storage.Options{})
 	if err != nil {
 		fmt.Fprintf(stderr, "meshlogd fsck: %v\n", err)
 		return exitFailure

@@ -82,9 +82,22 @@ func TestFsckCleanAndDamaged(t *testing.T) {
 	}
 }
 
+func TestFsckNodeDataDir(t *testing.T) {
+	logDir, _ := fsckDir(t)
+	data := t.TempDir()
+	if err := os.Rename(logDir, filepath.Join(data, "log")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MESHLOGD_DATA", data)
+	if code, out, errs := fsckRun("fsck", "--json"); code != exitOK || !strings.Contains(out, `"records": 100`) {
+		t.Fatalf("fsck of $MESHLOGD_DATA/log: %d %q %q", code, out, errs)
+	}
+}
+
 func TestFsckUsage(t *testing.T) {
-	if code, _, _ := fsckRun("fsck"); code != exitUsage {
-		t.Errorf("no --data: %d", code)
+	t.Setenv("MESHLOGD_DATA", filepath.Join(t.TempDir(), "none"))
+	if code, _, errs := fsckRun("fsck"); code != exitFailure || !strings.Contains(errs, "none") {
+		t.Errorf("default data dir missing: %d %q", code, errs)
 	}
 	if code, _, _ := fsckRun("fsck", "--data", t.TempDir(), "extra"); code != exitUsage {
 		t.Errorf("extra argument: %d", code)
