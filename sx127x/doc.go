@@ -37,7 +37,9 @@
 // sampled every Opts.SensePeriod, and with Opts.InterferenceAvoidance the
 // RSSI no more than 11 dB above the learned noise floor — for DIFS, then
 // for a random window of 0..14 slots (hal.CSMATiming) that is frozen while
-// the channel is busy; Opts.CAD adds a channel-activity detection at the
+// the channel is busy; like an ESP32 RNode, the window moves up to 15..28,
+// 30..43 or 45..58 slots when the radio's own airtime over the last 15 s
+// exceeds 7, 38 or 77 %. Opts.CAD adds a channel-activity detection at the
 // end. Frames received meanwhile are serviced. Each frame is then loaded
 // (STANDBY, DIO0 = TxDone, clear IRQs, FIFO pointer, one burst of the
 // frame, RegPayloadLength, TX: 7 SPI transactions) and the goroutine waits

@@ -380,6 +380,7 @@ func (d *Dev) sendFrame(f []byte) error {
 				return d.recover(err)
 			}
 			air := hal.Airtime(p, len(f))
+			d.recordAirtime(d.o.Now(), air)
 			d.updateStats(func(s *hal.Stats) {
 				s.TxFrames++
 				s.TxBytes += uint64(len(f))
@@ -424,8 +425,9 @@ func (d *Dev) loadFrameLocked(f []byte) error {
 func (d *Dev) channelAccess(req *txReq, r *hal.Reassembler) error {
 	p := d.Params()
 	slot, difs := hal.CSMATiming(p)
-	target := time.Duration(d.o.Rand()%15) * slot
 	start := d.o.Now()
+	lo, hi := d.contentionWindow(start)
+	target := time.Duration(lo+d.o.Rand()%(hi-lo)) * slot
 	last := start
 	var freeFor, counted time.Duration
 	wasBusy := false
@@ -533,4 +535,53 @@ func (d *Dev) cad() (bool, error) {
 		}
 	}
 	return flags&irqCadDetected != 0, nil
+}
+
+// shareWindow is the RNode's short-term airtime window (two 7.5 s bins).
+const shareWindow = 15 * time.Second
+
+type airRec struct {
+	end time.Time
+	d   time.Duration
+}
+
+// recordAirtime remembers one transmitted frame (loop goroutine only).
+func (d *Dev) recordAirtime(end time.Time, air time.Duration) {
+	d.airLog = append(d.airLog, airRec{end, air})
+}
+
+// airtimeShare returns the percentage of the last 15 s this radio spent
+// transmitting (loop goroutine only).
+func (d *Dev) airtimeShare(now time.Time) int {
+	i := 0
+	for i < len(d.airLog) && now.Sub(d.airLog[i].end) > shareWindow {
+		i++
+	}
+	d.airLog = d.airLog[i:]
+	var sum time.Duration
+	for _, r := range d.airLog {
+		sum += r.d
+	}
+	return int(100 * sum / shareWindow)
+}
+
+// contentionWindow returns the range [lo, hi) of backoff slots, by the
+// RNode's bands of short-term airtime share (RNODE.md §9.2): up to 7 %
+// 0..14 slots, then 15..28, 30..43 and 45..58 for 8..38 %, 39..77 % and
+// 78 % or more, so a busy sender yields to quieter ones.
+func (d *Dev) contentionWindow(now time.Time) (lo, hi uint64) {
+	p := d.airtimeShare(now)
+	band := uint64(1)
+	switch {
+	case p >= 78:
+		band = 4
+	case p >= 39:
+		band = 3
+	case p >= 8:
+		band = 2
+	}
+	if band == 1 {
+		return 0, 15
+	}
+	return 15 * (band - 1), 15*band - 1
 }

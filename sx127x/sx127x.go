@@ -76,7 +76,9 @@ type Opts struct {
 	// DisableCSMA transmits without carrier sense (tests, or a channel
 	// known to be private). By default Send waits like an RNode: the
 	// channel must stay free (RegModemStat bits 0/1 clear) for DIFS plus a
-	// random number (0..14) of slots, the count frozen while it is busy.
+	// random number of slots, the count frozen while it is busy; the range
+	// is 0..14 slots and moves up (15..28, 30..43, 45..58) as this radio's
+	// own airtime over the last 15 s exceeds 7, 38 and 77 %.
 	DisableCSMA bool
 	// InterferenceAvoidance also treats an RSSI more than 11 dB above the
 	// learned noise floor as busy (RNode with --ia-enable). The floor is
@@ -180,6 +182,8 @@ type Dev struct {
 	closeErr  error
 
 	txActive bool // the chip is not listening (TX, CAD); guarded by mu
+
+	airLog []airRec // own frames of the last 15 s; loop goroutine only
 }
 
 type txReq struct {

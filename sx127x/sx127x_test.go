@@ -17,6 +17,8 @@ import (
 	"github.com/meshlogd/meshlogd/hal"
 	"github.com/meshlogd/meshlogd/sx127x/sx127xtest"
 	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/physic"
+	"periph.io/x/conn/v3/spi"
 )
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -587,5 +589,107 @@ func TestInterferenceAvoidance(t *testing.T) {
 	}
 	if a.dev.Stats().TxErrors != 1 {
 		t.Errorf("stats %+v", a.dev.Stats())
+	}
+}
+
+// recPort records the bytes the driver writes in every SPI transaction.
+type recPort struct {
+	spi.PortCloser
+	mu  sync.Mutex
+	txs [][]byte
+}
+
+func (p *recPort) Connect(f physic.Frequency, m spi.Mode, bits int) (spi.Conn, error) {
+	c, err := p.PortCloser.Connect(f, m, bits)
+	if err != nil {
+		return nil, err
+	}
+	return &recConn{Conn: c, p: p}, nil
+}
+
+type recConn struct {
+	spi.Conn
+	p *recPort
+}
+
+func (c *recConn) Tx(w, r []byte) error {
+	c.p.mu.Lock()
+	c.p.txs = append(c.p.txs, append([]byte(nil), w...))
+	c.p.mu.Unlock()
+	return c.Conn.Tx(w, r)
+}
+
+func (p *recPort) take() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := p.txs
+	p.txs = nil
+	return t
+}
+
+// TestTxTranscript pins the exact SPI transactions of one transmitted
+// packet (SX127X.md §8.3, with DIO0 mapped to TxDone).
+func TestTxTranscript(t *testing.T) {
+	clk := sx127xtest.NewScaledClock(epoch, scale())
+	chip := sx127xtest.NewChip(sx127xtest.ChipOpts{Clock: clk})
+	port := &recPort{PortCloser: chip.Port()}
+	d, err := New(port, chip.ResetPin(), chip.DIO0(), &Opts{Params: fastParams(), Now: clk.Now,
+		Sleep: func(time.Duration) {}, DisableCSMA: true, Rand: func() uint64 { return 0xa0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	port.take()
+	if err := d.Send(ctxT(t), []byte{0xca, 0xfe}); err != nil {
+		t.Fatal(err)
+	}
+	got := port.take()
+	want := [][]byte{
+		{0x81, 0x81},             // STANDBY
+		{0xc0, 0x40},             // DIO0 = TxDone
+		{0x91, 0x00, 0xff},       // unmask, clear all IRQs
+		{0x8d, 0x00, 0x00},       // FIFO pointer and TX base = 0
+		{0x80, 0xa0, 0xca, 0xfe}, // header + packet in one burst
+		{0xa2, 0x03},             // RegPayloadLength
+		{0x81, 0x83},             // TX
+		{0x12, 0x00},             // read RegIrqFlags after the DIO0 edge
+		{0x92, 0x08},             // clear TxDone
+		{0xc0, 0x00},             // DIO0 = RxDone
+		{0x81, 0x85},             // RX continuous
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d transactions, want %d: % x", len(got), len(want), got)
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("transaction %d: % x, want % x", i, got[i], want[i])
+		}
+	}
+}
+
+func TestContentionWindowBands(t *testing.T) {
+	d := &Dev{}
+	now := epoch
+	if lo, hi := d.contentionWindow(now); lo != 0 || hi != 15 {
+		t.Fatalf("idle: %d..%d", lo, hi)
+	}
+	for _, c := range []struct {
+		air    time.Duration
+		lo, hi uint64
+	}{
+		{time.Second, 0, 15},       // 6 %
+		{2 * time.Second, 15, 29},  // 13 %
+		{6 * time.Second, 30, 44},  // 40 %
+		{12 * time.Second, 45, 59}, // 80 %
+	} {
+		d.airLog = []airRec{{now.Add(-time.Second), c.air}}
+		if lo, hi := d.contentionWindow(now); lo != c.lo || hi != c.hi {
+			t.Errorf("%v in 15 s: %d..%d, want %d..%d", c.air, lo, hi, c.lo, c.hi)
+		}
+	}
+	// Older than 15 s no longer counts.
+	d.airLog = []airRec{{now.Add(-16 * time.Second), 12 * time.Second}}
+	if lo, _ := d.contentionWindow(now); lo != 0 || len(d.airLog) != 0 {
+		t.Errorf("stale airtime still counted")
 	}
 }
