@@ -567,6 +567,18 @@ func (l *Log) ingest(s Signed, trusted bool) (IngestResult, error) {
 	if m == nil {
 		verified = false // undecided: the author's admission has not arrived
 	}
+	if verified && s.Seq == f.len()+1 && s.Prev == l.expectedPrev(a, s.Seq) {
+		// Fast path: an authenticated event on the tip needs no buffering.
+		_, drops := l.acceptChain(a, []*pendingEntry{{s: s, id: id, verified: true}}, &res)
+		if len(drops) > 0 {
+			return res, drops[0].err
+		}
+		if len(l.pending.byAuthor[a]) > 0 {
+			err := l.settle(a, &res, nil)
+			return res, err
+		}
+		return res, nil
+	}
 	pe, evicted, err := l.pending.add(s, id, verified, trusted)
 	res.Evicted += evicted
 	if err != nil {
