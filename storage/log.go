@@ -516,7 +516,8 @@ func (l *Log) Read(loc Location) ([]byte, error) {
 }
 
 // Iterate calls fn for every durable record in log order (segment, then
-// offset), as of the call. rec is only valid until fn returns; copy it to
+// offset): the segments that exist when it is called, each up to its
+// durable end when Iterate reaches it. rec is only valid until fn returns; copy it to
 // keep it. fn may call Append and Read but not Close. Iterate stops at the
 // first error from fn and returns it, or returns a *CorruptError if a
 // record no longer decodes (damage since Open).

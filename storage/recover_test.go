@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"path"
 	"runtime"
@@ -137,7 +138,7 @@ func TestZeroFilledTails(t *testing.T) {
 		})
 	}
 	for _, n := range []int{1, 7, 8, 9, 512, 4096} {
-		check("append "+itoa(n)+" zeros", append(bytes.Clone(full), make([]byte, n)...), recs, int64(n))
+		check(fmt.Sprintf("append %d zeros", n), append(bytes.Clone(full), make([]byte, n)...), recs, int64(n))
 	}
 	last := recs[len(recs)-1]
 	pad := int(frameEnd(last)) - int(last.loc.Offset) - storage.FrameHeaderSize - len(last.rec)
@@ -150,7 +151,7 @@ func TestZeroFilledTails(t *testing.T) {
 		}
 		// Part of the last frame is zero: it fails its CRC; the nonzero
 		// remainder is moved aside.
-		t.Run("zero last "+itoa(n)+" bytes", func(t *testing.T) {
+		t.Run(fmt.Sprintf("zero last %d bytes", n), func(t *testing.T) {
 			fsys, o := memLog(t, 2, o.SegmentSize)
 			if err := fsys.WriteFile(seg, data); err != nil {
 				t.Fatal(err)
@@ -164,10 +165,6 @@ func TestZeroFilledTails(t *testing.T) {
 			reopenAndAppend(t, l, o, want)
 		})
 	}
-}
-
-func itoa(n int) string {
-	return string(rune('0'+n/1000%10)) + string(rune('0'+n/100%10)) + string(rune('0'+n/10%10)) + string(rune('0'+n%10))
 }
 
 // TestRandomBitFlips flips one random bit anywhere in a multi-segment log.
@@ -233,23 +230,21 @@ func TestRandomBitFlips(t *testing.T) {
 		if d.Kind != wantKind || d.Segment != uint64(s) || d.Salvageable != len(lost) || d.MovedTo == "" {
 			t.Fatalf("trial %d (segment %d byte %d): damage %+v, want %s with %d salvageable", trial, s, pos, d, wantKind, len(lost))
 		}
-		{
-			// The removed bytes are kept, and the intact records after
-			// the damage (or behind a bad header) can be salvaged.
-			var got [][]byte
-			if _, err := storage.Salvage(fsys, path.Join("/d", d.MovedTo), o2.MaxRecordSize, func(_ int64, rec []byte) error {
-				got = append(got, bytes.Clone(rec))
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(lost) {
-				t.Fatalf("trial %d: salvaged %d records, want %d", trial, len(got), len(lost))
-			}
-			for i := range got {
-				if !bytes.Equal(got[i], lost[i].rec) {
-					t.Fatalf("trial %d: salvaged record %d differs", trial, i)
-				}
+		// The removed bytes are kept, and the intact records after the
+		// damage (or behind a bad header) can be salvaged.
+		var got [][]byte
+		if _, err := storage.Salvage(fsys, path.Join("/d", d.MovedTo), o2.MaxRecordSize, func(_ int64, rec []byte) error {
+			got = append(got, bytes.Clone(rec))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(lost) {
+			t.Fatalf("trial %d: salvaged %d records, want %d", trial, len(got), len(lost))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], lost[i].rec) {
+				t.Fatalf("trial %d: salvaged record %d differs", trial, i)
 			}
 		}
 		reopenAndAppend(t, l, o2, want)
