@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -120,5 +121,78 @@ func TestCanonicalGolden(t *testing.T) {
 		"91" + "92" + "93ce00660000" + author + "03" + "a16e"
 	if got := fmt.Sprintf("%x", v.Canonical()); got != want {
 		t.Fatalf("canonical view encoding changed:\n got %s\nwant %s", got, want)
+	}
+}
+
+// naiveFold is a deliberately simple reference: for each (record, field) the
+// event with the greatest stamp wins; notes are all note events, sorted,
+// without duplicates.
+func naiveFold(evs []feed.Event) map[string]string {
+	out := map[string]string{}
+	best := map[string]Stamp{}
+	notes := map[string][]Note{}
+	for i := range evs {
+		e := &evs[i]
+		b, err := feed.DecodeBody(e.Kind, e.Body)
+		if err != nil {
+			continue
+		}
+		st := StampOf(e)
+		switch v := b.(type) {
+		case feed.FieldSet:
+			k := v.Record + "/" + v.Field
+			if old, ok := best[k]; !ok || st.Compare(old) > 0 {
+				best[k], out[k] = st, v.Value.String()
+			}
+		case feed.RecordCreate:
+			k := v.Record + "#type"
+			if old, ok := best[k]; !ok || st.Compare(old) > 0 {
+				best[k], out[k] = st, v.Type
+			}
+		case feed.NoteAppend:
+			dup := false
+			for _, n := range notes[v.Record] {
+				dup = dup || n.Stamp == st
+			}
+			if !dup {
+				notes[v.Record] = append(notes[v.Record], Note{Stamp: st, Text: v.Text})
+			}
+		}
+	}
+	for rec, ns := range notes {
+		slices.SortFunc(ns, func(a, b Note) int { return a.Stamp.Compare(b.Stamp) })
+		for _, n := range ns {
+			out[rec+"#notes"] += n.Text + ";"
+		}
+	}
+	return out
+}
+
+func flatten(v *View) map[string]string {
+	out := map[string]string{}
+	for _, r := range v.Records() {
+		for _, f := range r.Fields {
+			out[r.ID+"/"+f.Name] = f.Value.String()
+		}
+		if r.Created {
+			out[r.ID+"#type"] = r.Type
+		}
+		for _, n := range r.Notes {
+			out[r.ID+"#notes"] += n.Text + ";"
+		}
+	}
+	return out
+}
+
+func TestFoldMatchesNaive(t *testing.T) {
+	for seed := range uint64(100) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		evs := randomEvents(rng, 80)
+		v := New()
+		v.Apply(evs...)
+		got, want := flatten(v), naiveFold(evs)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("seed=%d:\n got %v\nwant %v", seed, got, want)
+		}
 	}
 }
