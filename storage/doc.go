@@ -83,7 +83,9 @@
 //     damage is kept, the remainder of the segment is copied to
 //     NAME.OFFSET.broken (fsynced, directory fsynced) and only then the
 //     segment is truncated. Later segments are kept.
-//   - BadHeader: the segment file is renamed to NAME.broken.
+//   - BadHeader: the segment file is renamed to NAME.broken. An intact
+//     header naming another format version is not damage: Open and Check
+//     refuse the directory with ErrUnsupportedVersion.
 //   - MissingSegment: a gap in the numbering not explained by a *.broken
 //     file is reported (nothing to repair).
 //

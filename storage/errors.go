@@ -28,15 +28,18 @@ var (
 	// ErrBadOptions is returned by Open for inconsistent Options.
 	ErrBadOptions = errors.New("storage: bad options")
 
+	// ErrUnsupportedVersion: a segment header is intact (magic and CRC
+	// check) but names a format version or flags this build does not
+	// understand. It is not corruption: Open and Check refuse the
+	// directory instead of repairing it.
+	ErrUnsupportedVersion = errors.New("storage: unsupported segment format version")
+
 	// ErrCorrupt is the root of every decoding failure; CorruptError
 	// unwraps to one of the more specific errors below, each of which
 	// unwraps to ErrCorrupt.
 	ErrCorrupt = errors.New("storage: corrupt data")
 	// ErrBadHeader: a segment header has a wrong magic, CRC or length.
 	ErrBadHeader = fmt.Errorf("%w: bad segment header", ErrCorrupt)
-	// ErrUnsupportedVersion: a segment header names a format version or
-	// flags this build does not understand.
-	ErrUnsupportedVersion = fmt.Errorf("%w: unsupported segment version", ErrCorrupt)
 	// ErrZeroFrame: an all-zero frame header, i.e. the end of written data
 	// (a zero-filled tail). Not corruption at the end of the last segment.
 	ErrZeroFrame = fmt.Errorf("%w: zero frame header", ErrCorrupt)

@@ -2,8 +2,10 @@ package storage_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"hash/fnv"
 	"os"
 	"path/filepath"
@@ -343,6 +345,32 @@ func TestStrayTempAndMissingSegment(t *testing.T) {
 		t.Fatalf("healed report %+v", rep)
 	}
 	mustClose(t, l)
+}
+
+func TestNewerFormatRefused(t *testing.T) {
+	fsys, o := memLog(t, 4, 4096)
+	l, _ := mustOpen(t, "/d", o)
+	if _, err := l.Append([]byte("v1 record")); err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, l)
+	// Segment 2 written by a future version: intact header, version 2.
+	h := make([]byte, storage.HeaderSize)
+	copy(h, "MESHLOG\x1a")
+	h[8], h[16] = 2, 2
+	binary.LittleEndian.PutUint32(h[28:], crc32.Checksum(h[:28], crc32.MakeTable(crc32.Castagnoli)))
+	if err := fsys.WriteFile("/d/"+storage.SegmentName(2), h); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := storage.Open("/d", o); !errors.Is(err, storage.ErrUnsupportedVersion) || errors.Is(err, storage.ErrCorrupt) {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := storage.Check("/d", o); !errors.Is(err, storage.ErrUnsupportedVersion) {
+		t.Fatalf("Check: %v", err)
+	}
+	if got, err := fsys.ReadFile("/d/" + storage.SegmentName(2)); err != nil || !bytes.Equal(got, h) {
+		t.Fatalf("newer segment touched: %v", err)
+	}
 }
 
 func TestIndex(t *testing.T) {

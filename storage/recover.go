@@ -25,8 +25,9 @@ const (
 	// before it, copies the remainder to a *.broken file and truncates.
 	Corrupt DamageKind = "corrupt"
 	// BadHeader: a segment file whose header is missing or invalid (wrong
-	// magic, CRC, version or sequence number). Repair renames the whole
-	// file to *.broken.
+	// magic, CRC or sequence number). Repair renames the whole file to
+	// *.broken. (An intact header of an unknown version is not damage:
+	// Open and Check fail with ErrUnsupportedVersion.)
 	BadHeader DamageKind = "bad-header"
 	// MissingSegment: segment numbers are not contiguous from 1 and the
 	// missing files were not moved aside by an earlier repair (someone
@@ -181,6 +182,10 @@ func recoverDir(fsys FS, dir string, o Options, repair bool) (*Report, []liveSeg
 			return rep, nil, err
 		}
 		rep.ScannedBytes += sc.size
+		if errors.Is(sc.headerErr, ErrUnsupportedVersion) {
+			// Written by a newer meshlogd: not ours to repair.
+			return rep, nil, fmt.Errorf("storage: %s: %w", name, sc.headerErr)
+		}
 		if sc.headerErr != nil {
 			d := Damage{Kind: BadHeader, Segment: seq, File: name, Offset: 0, Length: sc.size,
 				Salvageable: sc.salvage, SalvageComplete: sc.salvageComplete, Reason: sc.headerErr.Error()}
