@@ -32,6 +32,10 @@
 // every case of vectors/lora/airtime.json exactly. PacketAirtime adds the
 // header byte and the split.
 //
+// Helpers shared by drivers and the simulator: SymbolTime, RNodeLDRO,
+// RNodePreamble, NominalBitrate, CSMATiming (the RNode's carrier-sense slot
+// and DIFS), TxTimeout (2 × airtime + 100 ms) and PartialTimeout.
+//
 // # On-air framing
 //
 // Every LoRa frame starts with one header byte (RNode_Firmware Framing.h):
