@@ -51,25 +51,39 @@ func loadDataset(path string) (*datasetFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	d, err := decodeDataset(b)
+	if err != nil {
+		return nil, fmt.Errorf("node: %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// ErrDatasetFile marks a dataset file that cannot be used.
+var ErrDatasetFile = errors.New("damaged dataset file")
+
+func decodeDataset(b []byte) (*datasetFile, error) {
 	var j datasetJSON
 	if err := json.Unmarshal(b, &j); err != nil {
-		return nil, fmt.Errorf("node: %s: %v", path, err)
+		return nil, fmt.Errorf("%w: %v", ErrDatasetFile, err)
 	}
 	if j.Version != 1 {
-		return nil, fmt.Errorf("node: %s: unsupported version %d", path, j.Version)
+		return nil, fmt.Errorf("%w: unsupported version %d", ErrDatasetFile, j.Version)
 	}
 	g, err := feed.DecodeSigned(j.Genesis)
 	if err != nil {
-		return nil, fmt.Errorf("node: %s: genesis: %w", path, err)
+		return nil, fmt.Errorf("%w: genesis: %v", ErrDatasetFile, err)
+	}
+	if _, err := feed.NewLog(g, feed.Config{}); err != nil {
+		return nil, fmt.Errorf("%w: genesis: %v", ErrDatasetFile, err)
 	}
 	if len(j.GroupKey) != GroupKeySize {
-		return nil, fmt.Errorf("node: %s: group key has %d bytes, want %d", path, len(j.GroupKey), GroupKeySize)
+		return nil, fmt.Errorf("%w: group key has %d bytes, want %d", ErrDatasetFile, len(j.GroupKey), GroupKeySize)
 	}
 	d := &datasetFile{Genesis: g, GroupKey: j.GroupKey}
 	if len(j.Authorisation) > 0 {
 		a, err := feed.DecodeSigned(j.Authorisation)
 		if err != nil {
-			return nil, fmt.Errorf("node: %s: authorisation: %w", path, err)
+			return nil, fmt.Errorf("%w: authorisation: %v", ErrDatasetFile, err)
 		}
 		d.Authorisation = &a
 	}
