@@ -214,6 +214,10 @@ func (r *Reassembler) Pending() (bool, time.Time) {
 	return true, r.since.Add(r.timeout)
 }
 
+// SetTimeout changes the partial-packet timeout (for new and waiting
+// first halves), e.g. after the radio was reconfigured.
+func (r *Reassembler) SetTimeout(timeout time.Duration) { r.timeout = timeout }
+
 // Reset drops any waiting first half (counted as Truncated), e.g. when the
 // radio is reconfigured.
 func (r *Reassembler) Reset() {

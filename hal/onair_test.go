@@ -263,6 +263,13 @@ func TestReassemblerTransitions(t *testing.T) {
 	}
 	r.Push(full(0x71, 0xcc), t0)
 	r.Reset()
+	r.SetTimeout(time.Hour)
+	r.Push(full(0x81, 0xcc), t0)
+	if r.Expire(t0.Add(time.Minute)) {
+		t.Fatal("SetTimeout ignored")
+	}
+	r.Reset()
+	r.SetTimeout(2 * time.Second)
 	// Empty and oversize frames.
 	if _, err := r.Push(nil, t0); !errors.Is(err, ErrEmptyFrame) {
 		t.Fatal(err)
@@ -274,7 +281,7 @@ func TestReassemblerTransitions(t *testing.T) {
 	if out, err := r.Push([]byte{0x00}, t0); !errors.Is(err, ErrEmptyFrame) || out != nil {
 		t.Fatalf("header only: %v %v", out, err)
 	}
-	want := ReassemblyStats{Frames: 13, Packets: 2, Split: 1, Empty: 2, TooLong: 1, Lone: 2, Replaced: 2, TimedOut: 2, Truncated: 1}
+	want := ReassemblyStats{Frames: 14, Packets: 2, Split: 1, Empty: 2, TooLong: 1, Lone: 2, Replaced: 2, TimedOut: 2, Truncated: 2}
 	if s := r.Stats(); s != want {
 		t.Fatalf("stats\n got %+v\nwant %+v", s, want)
 	}

@@ -185,8 +185,10 @@ func (d *Dev) syncReasm(r *hal.Reassembler) {
 func (d *Dev) reconfigure(p hal.Params, r *hal.Reassembler) error {
 	d.mu.Lock()
 	err := d.configureLocked(p)
+	timeout := hal.PartialTimeout(d.p)
 	d.mu.Unlock()
 	r.Reset()
+	r.SetTimeout(timeout)
 	d.syncReasm(r)
 	if err != nil {
 		return d.recover(err)
