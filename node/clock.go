@@ -138,6 +138,8 @@ func (c *clockKeeper) load(path string, wall func() time.Time) error {
 	if now := wall(); now.Before(floor) {
 		c.offset = floor.Sub(now)
 		c.source = "restored-floor"
+	} else if now.Before(minSaneTime) {
+		c.source = "unset"
 	}
 	c.ceiling = floor
 	return nil
@@ -197,6 +199,31 @@ func (c *clockKeeper) saveLocked(at time.Time) error {
 	}
 	c.ceiling = at
 	return nil
+}
+
+// minSaneTime: a system clock earlier than this has never been set (a Pi
+// without RTC or network time boots in 1970).
+var minSaneTime = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// learn adopts a peer's time when the local clock is known to be
+// untrustworthy (never set, or only restored from the persisted floor):
+// ms is the physical part of the newest timestamp accepted from the
+// dataset (signed by members). A clock from the system, GPS or already
+// learned is left alone; there the HLC's drift bound protects it.
+func (c *clockKeeper) learn(ms int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.source != "unset" && c.source != "restored-floor" {
+		return false
+	}
+	now := c.nowLocked()
+	ahead := time.UnixMilli(ms).Sub(now)
+	if ahead <= 0 {
+		return false
+	}
+	c.offset += ahead
+	c.source = "peers"
+	return true
 }
 
 // status describes the clock for `meshlogd status`.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestClockStateRoundTrip(t *testing.T) {
@@ -70,4 +71,49 @@ func FuzzClockState(f *testing.F) {
 			t.Fatalf("re-encode mismatch %+v %+v", got, s)
 		}
 	})
+}
+
+func TestClockNeverGoesBackAndLearnsFromPeers(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, ClockFile)
+	wall := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	var c clockKeeper
+	if err := c.load(p, func() time.Time { return wall }); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.save(false); err != nil { // persists now + lease, as while running
+		t.Fatal(err)
+	}
+	// Reboot on a board without RTC: the system clock says 1970.
+	var c2 clockKeeper
+	if err := c2.load(p, func() time.Time { return time.Unix(30, 0) }); err != nil {
+		t.Fatal(err)
+	}
+	now, off, src := c2.status()
+	if src != "restored-floor" || now.Before(wall.Add(ClockLease)) || off <= 0 {
+		t.Fatalf("after reboot: now %s offset %s source %s", now, off, src)
+	}
+	// A member's event from the real present sets the clock.
+	real := time.Date(2026, 6, 3, 8, 0, 0, 0, time.UTC)
+	if !c2.learn(real.UnixMilli()) {
+		t.Fatal("clock did not learn from the dataset")
+	}
+	if now, _, src := c2.status(); src != "peers" || now.Before(real) {
+		t.Fatalf("after learning: %s %s", now, src)
+	}
+	// A trustworthy clock is not moved by peers.
+	var c3 clockKeeper
+	_ = c3.load(filepath.Join(dir, "other"), func() time.Time { return wall })
+	if c3.learn(wall.Add(time.Hour).UnixMilli()) {
+		t.Fatal("system clock moved by a peer")
+	}
+	// Never backwards while running, even if the system clock steps back.
+	w := wall
+	var c4 clockKeeper
+	_ = c4.load(filepath.Join(dir, "x"), func() time.Time { return w })
+	a := c4.now()
+	w = w.Add(-time.Hour)
+	if b := c4.now(); b.Before(a) {
+		t.Fatalf("clock went back: %s then %s", a, b)
+	}
 }

@@ -327,6 +327,9 @@ func (n *Node) flushLocked() error {
 		n.eng.Advance(r)
 	}
 	n.backlog = n.backlog[:0]
+	if len(recs) > 0 && n.clock.learn(n.eng.Log().MaxHLC().Physical()) {
+		n.report("clock set from the dataset's newest timestamp (no trustworthy local clock)")
+	}
 	if err := n.clock.maybeSave(); err != nil {
 		n.log.Warn("saving clock state", "err", err)
 	}
