@@ -149,6 +149,7 @@ type Log struct {
 	segments   []*segment // sorted by seq; the last one is active
 	pending    []*request
 	committing bool // a leader is writing; it alone touches wf and wbuf
+	closing    bool // Close is waiting for pending appends; new ones are refused
 	closed     bool
 	failed     error // sticky: set after a failed fsync or rollback
 	unlock     func() error
@@ -314,7 +315,7 @@ func (l *Log) AppendBatch(recs [][]byte) ([]Location, error) {
 	}
 	req := &request{recs: recs}
 	l.mu.Lock()
-	if l.closed {
+	if l.closed || l.closing {
 		l.mu.Unlock()
 		return nil, ErrClosed
 	}
@@ -581,14 +582,16 @@ func (l *Log) isClosed() bool {
 	return l.closed
 }
 
-// Close waits for pending appends to commit, closes the files and releases
-// the directory lock. It returns ErrClosed if already closed.
+// Close refuses new appends, waits for pending ones to commit, closes the
+// files and releases the directory lock. It returns ErrClosed if already
+// closed (or closing). It must not be called from an Iterate callback.
 func (l *Log) Close() error {
 	l.mu.Lock()
-	if l.closed {
+	if l.closed || l.closing {
 		l.mu.Unlock()
 		return ErrClosed
 	}
+	l.closing = true
 	for l.committing || len(l.pending) > 0 {
 		l.cond.Wait()
 	}
