@@ -1146,9 +1146,14 @@ func (m *Modem) Airtime(n int) time.Duration {
 	return hal.PacketAirtime(p, n)
 }
 
-// Stats returns the hal counters.
+// Stats returns the hal counters. RxDropped counts frames dropped on the
+// serial line (oversize, bad escape, truncated); RxFrames, RxCRCErrors and
+// RxNoCRC stay zero, since the modem does not report them.
 func (m *Modem) Stats() hal.Stats {
-	return m.ModemStats().Stats
+	ms := m.ModemStats()
+	s := ms.Stats
+	s.RxDropped += ms.KISS.Oversize + ms.KISS.BadEscape + ms.KISS.Truncated
+	return s
 }
 
 // ModemStats returns all counters.

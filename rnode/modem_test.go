@@ -282,6 +282,9 @@ func TestSerialLineGarbage(t *testing.T) {
 	if !m.Online() {
 		t.Fatal("garbage took the modem offline")
 	}
+	if hs := m.Stats(); hs.RxDropped != 3 || hs.RxPackets != 2 {
+		t.Fatalf("hal stats %+v", hs)
+	}
 }
 
 func TestDetectFailures(t *testing.T) {

@@ -26,7 +26,10 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // under qemu so that the sx127x driver's TX timeout (2 × airtime + 100 ms
 // of clock time) keeps a wide wall-clock margin.
 func scale() float64 {
-	if runtime.GOARCH == "arm" {
+	switch {
+	case raceEnabled:
+		return 2
+	case runtime.GOARCH == "arm":
 		return 4
 	}
 	return 10
@@ -122,7 +125,7 @@ func newWorld(t *testing.T) *world {
 }
 
 func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return c
 }
@@ -143,7 +146,8 @@ func (w *world) rnodeToSX(t *testing.T, pkt []byte) (hal.Packet, []sx127xtest.Fr
 	}
 	got, err := w.sx.Receive(ctx(t))
 	if err != nil {
-		t.Fatalf("sx127x receive of %d bytes: %v", len(pkt), err)
+		t.Fatalf("sx127x receive of %d bytes: %v (driver %+v, reassembly %+v, chip %+v)", len(pkt), err,
+			w.sx.Stats(), w.sx.ReassemblyStats(), w.chip.Stats())
 	}
 	return got, w.air.Log()[before:]
 }
@@ -158,7 +162,8 @@ func (w *world) sxToRNode(t *testing.T, pkt []byte) (hal.Packet, []sx127xtest.Fr
 	}
 	got, err := w.modem.Receive(ctx(t))
 	if err != nil {
-		t.Fatalf("rnode receive of %d bytes: %v", len(pkt), err)
+		t.Fatalf("rnode receive of %d bytes: %v (driver %+v, emulated RNode %+v)", len(pkt), err,
+			w.modem.ModemStats(), w.dev.Stats())
 	}
 	return got, w.air.Log()[before:]
 }
