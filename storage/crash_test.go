@@ -268,3 +268,66 @@ func TestGroupCommitBatches(t *testing.T) {
 	}
 	t.Logf("%d records in %d group commits (%.1f per fsync)", st.Records, st.Batches, float64(st.Records)/float64(st.Batches))
 }
+
+// TestConcurrentReadsDuringAppends reads and iterates while appenders run
+// and rotate segments; every record read must be one that was appended.
+func TestConcurrentReadsDuringAppends(t *testing.T) {
+	l, _ := mustOpen(t, t.TempDir(), storage.Options{SegmentSize: 8192})
+	var mu sync.Mutex
+	written := map[storage.Location][]byte{}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 100 {
+				r := record(w*1000 + i)
+				loc, err := l.Append(r)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				written[loc] = r
+				mu.Unlock()
+			}
+		})
+	}
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for range 2 {
+		readers.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				err := l.Iterate(func(loc storage.Location, rec []byte) error {
+					mu.Lock()
+					want, ok := written[loc]
+					mu.Unlock()
+					if ok && !bytes.Equal(want, rec) {
+						return fmt.Errorf("record at %v differs", loc)
+					}
+					if ok {
+						got, err := l.Read(loc)
+						if err != nil || !bytes.Equal(got, want) {
+							return fmt.Errorf("Read(%v): %v", loc, err)
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	readers.Wait()
+	if got := len(all(t, l)); got != 400 {
+		t.Fatalf("%d records, want 400", got)
+	}
+	mustClose(t, l)
+}
