@@ -22,8 +22,8 @@ var (
 	// state of the files unknown (a failed fsync or a failed rollback).
 	// Close the Log and Open it again: recovery re-reads the disk.
 	ErrFailed = errors.New("storage: log failed, reopen to recover")
-	// ErrLocked is returned by Open when another process holds the data
-	// directory's lock.
+	// ErrLocked is returned by Open, Check and Repair when another Log
+	// (in this or another process) holds the data directory's lock.
 	ErrLocked = errors.New("storage: data directory locked by another process")
 	// ErrBadOptions is returned by Open for inconsistent Options.
 	ErrBadOptions = errors.New("storage: bad options")
@@ -61,6 +61,7 @@ type CorruptError struct {
 	Err     error  // one of the sentinels above (unwraps to ErrCorrupt)
 }
 
+// Error implements error.
 func (e *CorruptError) Error() string {
 	return fmt.Sprintf("storage: segment %s offset %d: %v", SegmentName(e.Segment), e.Offset, e.Err)
 }

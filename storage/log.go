@@ -87,6 +87,7 @@ type Location struct {
 // IsZero reports whether l is the zero Location.
 func (l Location) IsZero() bool { return l == Location{} }
 
+// String formats l as "segment:offset", e.g. "1:32".
 func (l Location) String() string { return fmt.Sprintf("%d:%d", l.Segment, l.Offset) }
 
 // Stats are cumulative counters of a Log since Open.
@@ -166,8 +167,10 @@ type Log struct {
 // Open opens (creating if needed) the log in dir, runs recovery and returns
 // the log with a Report of what recovery found and did: a torn tail of the
 // last segment is truncated, corruption anywhere else is moved aside into a
-// *.broken file with everything before it kept (see doc.go). Open fails
-// only if the directory cannot be read or written, not because of damage.
+// *.broken file with everything before it kept (see doc.go). Open never
+// fails because of damage; it fails if the directory cannot be read or
+// written, is locked (ErrLocked), or holds a segment of a newer format
+// (ErrUnsupportedVersion).
 func Open(dir string, o Options) (*Log, *Report, error) {
 	o, err := o.withDefaults()
 	if err != nil {
