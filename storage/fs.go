@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -129,13 +130,28 @@ func (o osFile) Size() (int64, error) {
 	return st.Size(), nil
 }
 
-// syncParent fsyncs the parent directory of dir, so a freshly created data
-// directory survives a power cut.
-func syncParent(fsys FS, dir string) error {
-	parent := filepath.Dir(filepath.Clean(dir))
-	err := fsys.SyncDir(parent)
-	if errors.Is(err, fs.ErrPermission) {
-		return nil // a read-only parent (e.g. "/") cannot have been changed by us
+// mkdirDurable creates dir and any missing parents, then fsyncs every
+// directory that gained an entry (from the deepest existing ancestor down to
+// dir's parent), so a freshly created data directory survives a power cut.
+func mkdirDurable(fsys FS, dir string) error {
+	dir = filepath.Clean(dir)
+	var created []string // dir and its missing ancestors, deepest first
+	for p := dir; ; p = filepath.Dir(p) {
+		if _, err := fsys.ReadDir(p); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		created = append(created, p)
+		if filepath.Dir(p) == p {
+			break
+		}
 	}
-	return err
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, p := range created {
+		if err := fsys.SyncDir(filepath.Dir(p)); err != nil {
+			return fmt.Errorf("sync %s: %w", filepath.Dir(p), err)
+		}
+	}
+	return nil
 }

@@ -177,13 +177,8 @@ func Open(dir string, o Options) (*Log, *Report, error) {
 		return nil, nil, err
 	}
 	fsys := o.FS
-	if _, err := fsys.ReadDir(dir); errors.Is(err, os.ErrNotExist) {
-		if err := fsys.MkdirAll(dir, 0o755); err != nil {
-			return nil, nil, fmt.Errorf("storage: create %s: %w", dir, err)
-		}
-		if err := syncParent(fsys, dir); err != nil {
-			return nil, nil, fmt.Errorf("storage: sync parent of %s: %w", dir, err)
-		}
+	if err := mkdirDurable(fsys, dir); err != nil {
+		return nil, nil, fmt.Errorf("storage: create %s: %w", dir, err)
 	}
 	unlock, err := fsys.Lock(filepath.Join(dir, lockName))
 	if err != nil {
