@@ -177,7 +177,7 @@ type channel struct {
 	sent    map[rns.Hash]sentMark
 	sigDebt map[rns.Hash]int // unsigned run bytes sent since the last signature
 
-	wants   map[rns.Hash]WantRange // wants to send
+	wants   map[rns.Hash][]WantRange // wants to send
 	wantDue int64
 
 	nextTx int64 // earliest time for the next data message
@@ -260,7 +260,7 @@ func (e *Engine) newChannel(p PeerID, limit int, now int64) *channel {
 		pushDue:        -1,
 		sent:           map[rns.Hash]sentMark{},
 		sigDebt:        map[rns.Hash]int{},
-		wants:          map[rns.Hash]WantRange{},
+		wants:          map[rns.Hash][]WantRange{},
 		bare:           map[rns.Hash]*seqSet{},
 		wantDue:        -1,
 		nextTx:         now,

@@ -182,10 +182,17 @@ func (e *Engine) noteClaim(p PeerID, a rns.Hash, seq uint64, now int64) {
 func (e *Engine) onWant(ch *channel, m *Want, now int64) {
 	for _, w := range m.Ranges {
 		// Someone else asked for what we were about to ask: hold ours.
-		if ours, ok := e.bcast.wants[w.Author]; ok && ch == e.bcast && w.From <= ours.From && w.To >= ours.From {
-			delete(e.bcast.wants, w.Author)
-			if c := e.claims[w.Author]; c != nil {
-				c.nextAt = now + e.cfg.WantAfterMs
+		if ours := ch.wants[w.Author]; len(ours) > 0 {
+			kept := ours[:0]
+			for _, o := range ours {
+				if !(w.From <= o.From && w.To >= o.To && (w.Bare || !o.Bare)) {
+					kept = append(kept, o)
+				}
+			}
+			if len(kept) == 0 {
+				delete(ch.wants, w.Author)
+			} else {
+				ch.wants[w.Author] = kept
 			}
 		}
 		if e.durable[w.Author] >= w.From {
@@ -243,6 +250,7 @@ func (e *Engine) ingestRun(ch *channel, evs []feed.Signed, now int64) {
 	e.suppress(ch, a[:], from, last)
 	e.noteClaim(ch.peer, a, last, now)
 	e.dataFlowing(a, now)
+	progress := false
 	for _, s := range evs {
 		res, err := e.log.Ingest(s)
 		if err != nil {
@@ -250,10 +258,14 @@ func (e *Engine) ingestRun(ch *channel, evs []feed.Signed, now int64) {
 			e.handleResult(ch.peer, res, now) // a rejected event may still prove a fork
 			continue
 		}
-		if res.Pending {
+		if res.Pending && !res.Duplicate {
 			e.notePending(s.Author, s.Seq, s.Seq)
 		}
+		progress = progress || !res.Duplicate
 		e.handleResult(ch.peer, res, now)
+	}
+	if c := e.claims[a]; c != nil && progress {
+		c.attempts = 0 // new data of this author: our wants are being answered
 	}
 	e.noteTail(evs)
 }

@@ -70,16 +70,13 @@ func (e *Engine) checkClaims(now int64) {
 		if ch == nil {
 			ch = e.bcast // the claim's peer is gone: ask everyone
 		}
-		from, to := wantRange(h, c.seq, e.pend[a])
-		// We hold the claimed tip (a transfer's signed end) beyond the
-		// hole: the hole needs no signature.
-		bare := to < c.seq && e.pend[a] != nil && e.pend[a].contains(c.seq)
+		ranges := wantRanges(a, h, c.seq, e.pend[a])
 		if c.attempts >= 2 {
-			// The precise range did not help (the gap buffer may hold
+			// The precise ranges did not help (the gap buffer may hold
 			// something bogus): ask for everything above our frontier.
-			from, to, bare = h+1, c.seq, false
+			ranges = []WantRange{{Author: a, From: h + 1, To: c.seq}}
 		}
-		ch.wants[a] = WantRange{Author: a, From: from, To: to, Bare: bare}
+		ch.wants[a] = ranges
 		if ch.wantDue < 0 {
 			ch.wantDue = now + e.rnd(e.cfg.HoldBackMs)
 		}
@@ -88,29 +85,39 @@ func (e *Engine) checkClaims(now int64) {
 	}
 }
 
-// wantRange returns the range to ask for when our frontier is h, a
-// neighbour claimed up to seq, and pend holds what waits in the gap buffer:
-// the first span above h that is not pending; if everything up to the
-// claim is pending (waiting for a signature), the claimed tip itself, which
-// a server sends signed or extends to the next signed event.
-func wantRange(h, seq uint64, pend *seqSet) (from, to uint64) {
-	from, to = h+1, seq
-	if pend == nil {
-		return from, to
-	}
-	pend.removeBelow(h)
-	for _, sp := range pend.spans {
-		if sp.From > from {
-			return from, min(to, sp.From-1)
+// maxWantRanges bounds the holes of one author asked for at once.
+const maxWantRanges = 4
+
+// wantRanges returns what to ask for when our frontier for author a is h,
+// a neighbour claimed up to seq, and pend holds what waits (gap buffer,
+// stash): every hole between pending spans, bare (the data after it will
+// bring the signature), and the span after the last pending one up to
+// the claim, not bare. If everything up to the claim is pending (waiting
+// for a signature), the claimed tip itself, which a server sends signed or
+// extends to the next signed event.
+func wantRanges(a rns.Hash, h, seq uint64, pend *seqSet) []WantRange {
+	var out []WantRange
+	cur := h + 1
+	if pend != nil {
+		pend.removeBelow(h)
+		for _, sp := range pend.spans {
+			if cur > seq || len(out) == maxWantRanges {
+				break
+			}
+			if sp.From > cur {
+				out = append(out, WantRange{Author: a, From: cur, To: min(sp.From-1, seq), Bare: sp.From <= seq})
+			}
+			cur = max(cur, sp.To+1)
 		}
-		if sp.To >= from {
-			from = sp.To + 1
-		}
 	}
-	if from > seq {
-		return seq, seq
+	switch {
+	case len(out) == maxWantRanges:
+	case cur <= seq:
+		out = append(out, WantRange{Author: a, From: cur, To: seq})
+	case len(out) == 0:
+		out = append(out, WantRange{Author: a, From: seq, To: seq})
 	}
-	return from, to
+	return out
 }
 
 func (e *Engine) emit(ch *channel, m Msg) {
@@ -265,12 +272,13 @@ func (e *Engine) sendWants(ch *channel) {
 	m := &Want{Tag: e.tag}
 	size := HeaderSize + 1
 	for _, a := range sortedAuthors(ch.wants) {
-		w := ch.wants[a]
-		if size+wantSize(w)+arrayHeaderSize(len(m.Ranges)+1)-1 > ch.limit {
-			break
+		for _, w := range ch.wants[a] {
+			if size+wantSize(w)+arrayHeaderSize(len(m.Ranges)+1)-1 > ch.limit {
+				break
+			}
+			size += wantSize(w)
+			m.Ranges = append(m.Ranges, w)
 		}
-		size += wantSize(w)
-		m.Ranges = append(m.Ranges, w)
 	}
 	clear(ch.wants)
 	if len(m.Ranges) > 0 {
