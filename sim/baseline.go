@@ -428,6 +428,8 @@ func (e *baselineEngine) tick(now time.Duration) {
 	}
 }
 
+func (e *baselineEngine) sent([]byte, time.Duration) {}
+
 func (e *baselineEngine) nextDeadline() time.Duration { return e.next }
 
 func (e *baselineEngine) ready() batch {

@@ -22,9 +22,10 @@ type record struct {
 type batch struct {
 	persist []record
 	msgs    [][]byte
+	revoked [][32]byte // ids of accepted events withdrawn (forks, membership)
 }
 
-func (b batch) empty() bool { return len(b.persist) == 0 && len(b.msgs) == 0 }
+func (b batch) empty() bool { return len(b.persist) == 0 && len(b.msgs) == 0 && len(b.revoked) == 0 }
 
 // engine is one node's sync protocol as the simulator drives it. The real
 // engine (node/gossip with node/feed and node/view) and the prototype's
@@ -35,6 +36,9 @@ type engine interface {
 	receive(payload []byte, now time.Duration)
 	// write performs a local write.
 	write(op scenario.Op, now time.Duration) error
+	// sent reports that a message of an earlier batch finished going on
+	// air (or left the transmit queue unsent).
+	sent(payload []byte, now time.Duration)
 	// tick advances the engine's timers.
 	tick(now time.Duration)
 	// nextDeadline is when tick is next due (< 0: no deadline).

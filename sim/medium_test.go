@@ -43,6 +43,7 @@ type fakeEngine struct {
 func (e *fakeEngine) receive(payload []byte, _ time.Duration) {
 	e.p.got[e.idx] = append(e.p.got[e.idx], payload)
 }
+func (e *fakeEngine) sent([]byte, time.Duration)             {}
 func (e *fakeEngine) write(scenario.Op, time.Duration) error { return nil }
 func (e *fakeEngine) tick(now time.Duration) {
 	for len(e.sends) > 0 && e.sends[0].at <= now {

@@ -106,8 +106,10 @@ func (p *realProto) start(env nodeEnv) (engine, error) {
 		}
 	}
 	rnd := env.rand
+	// AwaitSent: the runtime's duty-cycle queue may hold messages back for
+	// long; the engine then paces itself by what really went on air.
 	e, err := gossip.New(gossip.Config{Identity: env.identity, PayloadLimit: gossip.DefaultPayloadLimit,
-		Rand: rnd.Uint64}, log, env.now.Milliseconds())
+		Rand: rnd.Uint64, AwaitSent: true}, log, env.now.Milliseconds())
 	if err != nil {
 		return nil, err
 	}
@@ -173,6 +175,10 @@ func (r *realEngine) write(op scenario.Op, now time.Duration) error {
 	return err
 }
 
+func (r *realEngine) sent(payload []byte, now time.Duration) {
+	r.e.Sent(gossip.Message{To: gossip.Broadcast, Payload: payload}, now.Milliseconds())
+}
+
 func (r *realEngine) tick(now time.Duration) { r.e.Tick(now.Milliseconds()) }
 
 func (r *realEngine) nextDeadline() time.Duration {
@@ -199,12 +205,15 @@ func (r *realEngine) ready() batch {
 			b.msgs = append(b.msgs, m.Payload)
 		}
 	}
+	for _, s := range r.rd.Revoked {
+		b.revoked = append(b.revoked, s.ID())
+	}
 	for _, rep := range r.rd.Reports {
 		if rep.Kind == gossip.ReportFork {
 			r.nfork++
 		}
 	}
-	if len(r.rd.ViewChanges) > 0 || len(r.rd.Persist) > 0 {
+	if len(r.rd.ViewChanges) > 0 || len(r.rd.Persist) > 0 || r.rd.ViewRebuilt {
 		r.dig = nil
 	}
 	return b

@@ -47,6 +47,8 @@ type simNode struct {
 	eng   engine
 
 	sched          *airtime.Scheduler // node/airtime: priorities and the duty-cycle budget
+	inQueue        map[uint32][]byte  // token → message payload of queued packets
+	token          uint32
 	sending        bool
 	attemptPending bool
 
@@ -159,7 +161,7 @@ func newWorld(sc *scenario.Scenario, seed uint64, proto protocol) (*world, error
 		if err != nil {
 			return nil, fmt.Errorf("sim: %w", err)
 		}
-		nd := &simNode{sched: airtime.NewScheduler(bud, maxQueue), idx: i, name: sn.Name, identity: id, rng: stream(seed, "node", i), up: true,
+		nd := &simNode{sched: airtime.NewScheduler(bud, maxQueue), inQueue: map[uint32][]byte{}, idx: i, name: sn.Name, identity: id, rng: stream(seed, "node", i), up: true,
 			reasm: hal.NewReassembler(hal.PartialTimeout(w.params)),
 			duty:  dutyTracker{window: sc.Radio.DutyWindow, budget: budget}}
 		w.nodes = append(w.nodes, nd)
@@ -380,6 +382,7 @@ func (w *world) pump(nd *simNode) {
 			nd.eng.advance()
 			break
 		}
+		w.revoke(nd, b.revoked)
 		if len(b.persist) > 0 {
 			for _, r := range b.persist {
 				w.hold(r, +1)
@@ -407,6 +410,24 @@ func (w *world) pump(nd *simNode) {
 	}
 	w.armTick(nd)
 	w.checkConvergence()
+}
+
+// revoke forgets events the engine withdrew (a fork freeze or a membership
+// change): the node no longer holds them, and storage may drop them.
+func (w *world) revoke(nd *simNode, ids [][32]byte) {
+	for _, id := range ids {
+		for _, list := range []*[]record{&nd.durable, &nd.pending} {
+			for i, r := range *list {
+				if r.id == id {
+					*list = append((*list)[:i], (*list)[i+1:]...)
+					w.hold(r, -1)
+					nd.count--
+					nd.lastChange = w.q.now
+					break
+				}
+			}
+		}
+	}
 }
 
 func (w *world) hold(r record, delta int) {
@@ -472,13 +493,18 @@ func (w *world) enqueue(nd *simNode, msgs [][]byte) {
 		ks := w.kinds[c.kind]
 		ks.msgs++
 		ks.payloadBytes += int64(len(m))
-		f := airtime.Frame{Payload: append([]byte{byte(ki)}, pkt...), Airtime: hal.PacketAirtime(w.params, len(pkt)),
+		nd.token++
+		nd.inQueue[nd.token] = m
+		hdr := []byte{byte(ki), byte(nd.token >> 24), byte(nd.token >> 16), byte(nd.token >> 8), byte(nd.token)}
+		f := airtime.Frame{Payload: append(hdr, pkt...), Airtime: hal.PacketAirtime(w.params, len(pkt)),
 			Priority: c.priority, Queued: now}
 		if c.ttl > 0 {
 			f.Expires = now.Add(c.ttl)
 		}
 		if err := nd.sched.Enqueue(f); err != nil {
 			nd.drops++
+			delete(nd.inQueue, nd.token)
+			nd.eng.sent(m, w.q.now)
 		}
 	}
 	w.kick(nd)
@@ -549,7 +575,10 @@ func (w *world) attempt(nd *simNode, ep int) {
 		}
 		return
 	}
-	kind, pkt := w.kindNames[f.Payload[0]], f.Payload[1:]
+	kind, pkt := w.kindNames[f.Payload[0]], f.Payload[frameHeader:]
+	tok := uint32(f.Payload[1])<<24 | uint32(f.Payload[2])<<16 | uint32(f.Payload[3])<<8 | uint32(f.Payload[4])
+	msg := nd.inQueue[tok]
+	delete(nd.inQueue, tok)
 	frames, err := hal.EncodeFrames(byte(nd.rng.Uint32()), pkt)
 	if err != nil {
 		nd.drops++
@@ -563,10 +592,14 @@ func (w *world) attempt(nd *simNode, ep int) {
 		ks.airBytes += int64(len(fr))
 		ks.airtime += hal.Airtime(w.params, len(fr))
 	}
-	w.startFrame(nd, frames, 0, ep)
+	w.startFrame(nd, frames, 0, ep, msg)
 }
 
-func (w *world) startFrame(nd *simNode, frames [][]byte, i int, ep int) {
+// frameHeader is what enqueue puts in front of a packet in an
+// airtime.Frame: the kind index and a 32-bit token naming the message.
+const frameHeader = 5
+
+func (w *world) startFrame(nd *simNode, frames [][]byte, i int, ep int, msg []byte) {
 	now := w.q.now
 	data := frames[i]
 	dur := hal.Airtime(w.params, len(data))
@@ -606,10 +639,14 @@ func (w *world) startFrame(nd *simNode, frames [][]byte, i int, ep int) {
 			return
 		}
 		if i+1 < len(frames) {
-			w.startFrame(nd, frames, i+1, ep)
+			w.startFrame(nd, frames, i+1, ep, msg)
 			return
 		}
 		nd.sending = false
+		if msg != nil {
+			nd.eng.sent(msg, w.q.now)
+			w.pump(nd)
+		}
 		w.kick(nd)
 	})
 }
@@ -675,6 +712,7 @@ func (w *world) down(nd *simNode) {
 	nd.count -= len(nd.pending)
 	nd.pending, nd.inFlight = nil, false
 	nd.sched = airtime.NewScheduler(nd.sched.Budget(), maxQueue) // the queue is lost, the budget is not
+	nd.inQueue = map[uint32][]byte{}
 	nd.sending, nd.attemptPending, nd.tickArmed = false, false, false
 	nd.reasm.Reset()
 	nd.eng = nil
