@@ -86,11 +86,11 @@
 // sent again. Hearing a frontier or a slice that shows more of an author
 // than a node holds records a claim. When data of that author stops
 // flowing (2·QuietMs after the last slice; WantAfterMs if none came) and
-// the gap persists, the node broadcasts want(author, from, to) for the
-// first span it lacks — marked "bare" when it already holds the claimed,
-// signed tip, so that the server sends exactly that span without a
-// signature; otherwise a server extends the range to an event it holds a
-// signature for. Anyone holding the range serves it. Wants back off
+// the gap persists, the node broadcasts want(author, from, to) ranges for
+// the spans it lacks (up to 4 per author in one message). A hole followed
+// by data the node holds is marked "bare": the server sends exactly that
+// span without a signature, because the held data brings it; otherwise a
+// server extends the range to an event it holds a signature for. Anyone holding the range serves it. Wants back off
 // exponentially, fall back to asking for everything above the frontier
 // after two tries, and a claim is forgotten after MaxWantAttempts
 // unanswered wants. A want heard from another node for the same range
@@ -189,7 +189,7 @@
 // bytes of those events in their most compact encoding at 175-byte
 // payloads (1.06-1.11× at 431), 1.27× with 10 % loss; one node ahead of
 // four neighbours costs the same as ahead of one without loss (one
-// broadcast serves all), 2.95× with 10 % independent loss per reception; a
+// broadcast serves all), 1.79× with 10 % independent loss per reception; a
 // converged neighbourhood sends 0.875 beacons per hour in total. The README
 // section "Data model and sync" has the table.
 //
