@@ -134,6 +134,11 @@ type LocalOptions struct {
 	// ProveAll makes the destination prove every SINGLE data packet it
 	// receives (RNS PROVE_ALL), and every link data packet on its links.
 	ProveAll bool
+	// MinEmitted is a floor for announce emission times (Unix s): pass
+	// the value LastEmitted reported before a restart, so that a node
+	// whose clock went backwards (a Pi without RTC) never emits an
+	// announce older than one the network already holds.
+	MinEmitted int64
 }
 
 type localDest struct {
@@ -264,8 +269,19 @@ func (r *Router) Register(d *rns.Destination, opts LocalOptions) error {
 	if d.Direction() != rns.In {
 		return fmt.Errorf("%w: destination %s is not inbound", ErrNotLocal, d.Hash())
 	}
-	r.locals[d.Hash()] = &localDest{dest: d, opts: opts}
+	r.locals[d.Hash()] = &localDest{dest: d, opts: opts, lastEmitted: opts.MinEmitted}
 	return nil
+}
+
+// LastEmitted returns the emission time (Unix s) of the newest announce of
+// a local destination, for the caller to persist (see
+// LocalOptions.MinEmitted).
+func (r *Router) LastEmitted(h rns.Hash) (int64, bool) {
+	ld, ok := r.locals[h]
+	if !ok {
+		return 0, false
+	}
+	return ld.lastEmitted, true
 }
 
 // Deregister removes a local destination.

@@ -253,6 +253,19 @@ func TestAnnounceReplayAndNewer(t *testing.T) {
 	if a.Timestamp() != n.now.Add(2*time.Second).Unix() {
 		t.Fatalf("emission time went backwards: %d", a.Timestamp())
 	}
+	// Nor across a restart, given the persisted floor.
+	floor, ok := n.b.r.LastEmitted(n.b.dest.Hash())
+	if !ok || floor != a.Timestamp() {
+		t.Fatalf("LastEmitted %d %v", floor, ok)
+	}
+	restarted := NewRouter(Config{Rand: newDetRand(5)})
+	restarted.InterfaceUp(n.b.ifc, n.now)
+	restarted.Register(n.b.dest, LocalOptions{MinEmitted: floor})
+	restarted.Announce(n.b.dest.Hash(), nil, n.now.Add(-24*time.Hour))
+	p.Unmarshal(n.b.ifc.take()[0])
+	if a, _ = rns.ParseAnnounce(&p); a.Timestamp() != floor {
+		t.Fatalf("announce after restart emitted at %d, floor %d", a.Timestamp(), floor)
+	}
 }
 
 func TestAnnounceKeyConflictRejected(t *testing.T) {
