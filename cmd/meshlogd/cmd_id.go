@@ -46,9 +46,9 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args and maps the outcome to an exit code: -1 means
+// rnsParseFlags parses args and maps the outcome to an exit code: -1 means
 // continue, otherwise return the code.
-func parseFlags(fs *flag.FlagSet, args []string) int {
+func rnsParseFlags(fs *flag.FlagSet, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -65,7 +65,7 @@ func parseFlags(fs *flag.FlagSet, args []string) int {
 func runIDNew(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("id new", stderr)
 	file := fs.String("file", "", "write the 64-byte private key to `F` (mode 0600; refuses to overwrite); without it the private key is printed as hex")
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := rnsParseFlags(fs, args); code >= 0 {
 		return code
 	}
 	id, err := rns.NewIdentity(rand.Reader)
@@ -99,7 +99,7 @@ func runIDShow(args []string, stdout, stderr io.Writer) int {
 	file := fs.String("file", "identity", "identity file `F` (64-byte private key, the reference's format)")
 	app := fs.String("app", "", "application `NAME` of a destination to compute (with --aspects)")
 	aspects := fs.String("aspects", "", "comma-separated `A,B` aspects of the destination")
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := rnsParseFlags(fs, args); code >= 0 {
 		return code
 	}
 	id, err := rns.LoadIdentityFile(*file)
@@ -126,8 +126,8 @@ func runIDShow(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// splitAspects turns "a,b" into ["a","b"], dropping empty elements.
-func splitAspects(s string) []string {
+// rnsSplitAspects turns "a,b" into ["a","b"], dropping empty elements.
+func rnsSplitAspects(s string) []string {
 	var out []string
 	for _, a := range strings.Split(s, ",") {
 		if a = strings.TrimSpace(a); a != "" {
@@ -143,7 +143,7 @@ func destinationFor(id *rns.Identity, app, aspects string) (name string, nameHas
 	if app == "" {
 		return "", nil, dest, errors.New("--app is required with --aspects")
 	}
-	as := splitAspects(aspects)
+	as := rnsSplitAspects(aspects)
 	name, err = rns.ExpandName(app, as...)
 	if err != nil {
 		return "", nil, dest, err

@@ -86,13 +86,13 @@ func (n *rnsNet) ports(stderr io.Writer) (ports []transport.Port, client *transp
 	return ports, client, nil
 }
 
-// lockedWriter serialises writes from the tool's goroutines.
-type lockedWriter struct {
+// rnsLockedWriter serialises writes from the tool's goroutines.
+type rnsLockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
+func (l *rnsLockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
@@ -175,7 +175,7 @@ func (s *rnsSession) wait(deadline time.Time) (transport.Event, bool) {
 	}
 }
 
-func hexOrEmpty(b []byte) string { return hex.EncodeToString(b) }
+func rnsHex(b []byte) string { return hex.EncodeToString(b) }
 
 // announceJSON is the line printed for an announce.
 func announceJSON(e transport.AnnounceEvent) map[string]any {
@@ -183,7 +183,7 @@ func announceJSON(e transport.AnnounceEvent) map[string]any {
 		"event":             "announce",
 		"destination":       e.Destination.String(),
 		"aspects_name_hash": hex.EncodeToString(e.NameHash[:]),
-		"app_data":          hexOrEmpty(e.AppData),
+		"app_data":          rnsHex(e.AppData),
 		"hops":              e.Hops,
 		"valid":             e.Valid,
 		"path_updated":      e.PathUpdated,
@@ -200,13 +200,13 @@ func announceJSON(e transport.AnnounceEvent) map[string]any {
 	if e.Err != nil {
 		m["error"] = e.Err.Error()
 	}
-	if isPrintable(e.AppData) {
+	if rnsPrintable(e.AppData) {
 		m["app_data_text"] = string(e.AppData)
 	}
 	return m
 }
 
-func isPrintable(b []byte) bool {
+func rnsPrintable(b []byte) bool {
 	if len(b) == 0 {
 		return false
 	}
@@ -237,12 +237,12 @@ func interfaceJSON(e transport.InterfaceEvent) map[string]any {
 }
 
 func runRNSListen(args []string, stdout, stderr io.Writer) int {
-	stdout, stderr = &lockedWriter{w: stdout}, &lockedWriter{w: stderr}
+	stdout, stderr = &rnsLockedWriter{w: stdout}, &rnsLockedWriter{w: stderr}
 	fs := newFlags("rns listen", stderr)
 	n := addNetFlags(fs)
 	count := fs.Int("count", 0, "exit after `N` announces (0: run until interrupted)")
 	duration := fs.Duration("duration", 0, "exit after `D` (0: run until interrupted)")
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := rnsParseFlags(fs, args); code >= 0 {
 		return code
 	}
 	s, err := startStack(n, stdout, stderr, nil)
@@ -289,11 +289,11 @@ func loadDestination(file, app, aspects string) (*rns.Destination, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rns.NewDestination(id, rns.In, rns.Single, app, splitAspects(aspects)...)
+	return rns.NewDestination(id, rns.In, rns.Single, app, rnsSplitAspects(aspects)...)
 }
 
 func runRNSAnnounce(args []string, stdout, stderr io.Writer) int {
-	stdout, stderr = &lockedWriter{w: stdout}, &lockedWriter{w: stderr}
+	stdout, stderr = &rnsLockedWriter{w: stdout}, &rnsLockedWriter{w: stderr}
 	fs := newFlags("rns announce", stderr)
 	n := addNetFlags(fs)
 	idFile := fs.String("identity", "", "identity file `F` (64-byte private key)")
@@ -302,7 +302,7 @@ func runRNSAnnounce(args []string, stdout, stderr io.Writer) int {
 	appData := fs.String("app-data", "", "app data `TEXT` carried by the announce")
 	serve := fs.Bool("serve", false, "stay up, accept links and echo every link data packet back")
 	interval := fs.Duration("interval", 0, "with --serve, re-announce every `D` (0: announce once; transport nodes throttle destinations announcing more often than hourly)")
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := rnsParseFlags(fs, args); code >= 0 {
 		return code
 	}
 	dest, err := loadDestination(*idFile, *app, *aspects)
@@ -398,7 +398,7 @@ func runRNSAnnounce(args []string, stdout, stderr io.Writer) int {
 				return err
 			})
 			m := map[string]any{"event": "link_data", "link_id": e.LinkID.String(), "data": hex.EncodeToString(e.Data), "echoed": err == nil}
-			if isPrintable(e.Data) {
+			if rnsPrintable(e.Data) {
 				m["text"] = string(e.Data)
 			}
 			if err != nil {
@@ -419,7 +419,7 @@ func runRNSAnnounce(args []string, stdout, stderr io.Writer) int {
 }
 
 func runRNSLink(args []string, stdout, stderr io.Writer) int {
-	stdout, stderr = &lockedWriter{w: stdout}, &lockedWriter{w: stderr}
+	stdout, stderr = &rnsLockedWriter{w: stdout}, &rnsLockedWriter{w: stderr}
 	fs := newFlags("rns link", stderr)
 	n := addNetFlags(fs)
 	idFile := fs.String("identity", "", "identity file `F`; with --identify it is revealed to the destination over the link")
@@ -427,7 +427,7 @@ func runRNSLink(args []string, stdout, stderr io.Writer) int {
 	destHex := fs.String("dest", "", "destination hash `HEX` (32 hex digits)")
 	text := fs.String("send", "", "`TEXT` to send over the link")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after `D`")
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := rnsParseFlags(fs, args); code >= 0 {
 		return code
 	}
 	raw, err := hex.DecodeString(strings.TrimSpace(*destHex))
@@ -587,7 +587,7 @@ func linkSession(s *rnsSession, dest rns.Hash, payload []byte, me *rns.Identity,
 				continue
 			}
 			m := map[string]any{"event": "reply", "link_id": linkID.String(), "data": hex.EncodeToString(e.Data)}
-			if isPrintable(e.Data) {
+			if rnsPrintable(e.Data) {
 				m["text"] = string(e.Data)
 			}
 			printJSON(stdout, m)

@@ -14,7 +14,7 @@ import (
 	"github.com/meshlogd/meshlogd/node/rns/transport"
 )
 
-func jsonLines(t *testing.T, out []byte) []map[string]any {
+func rnsJSONLines(t *testing.T, out []byte) []map[string]any {
 	t.Helper()
 	var lines []map[string]any
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -34,7 +34,7 @@ func TestIDNewAndShow(t *testing.T) {
 	if code := run([]string{"id", "new", "--file", file}, &out, &errb); code != exitOK {
 		t.Fatalf("id new: %d %s", code, errb.String())
 	}
-	created := jsonLines(t, out.Bytes())[0]
+	created := rnsJSONLines(t, out.Bytes())[0]
 	if _, hasPriv := created["private_key"]; hasPriv {
 		t.Fatal("private key printed although written to a file")
 	}
@@ -45,7 +45,7 @@ func TestIDNewAndShow(t *testing.T) {
 	if code := run([]string{"id", "show", "--file", file, "--app", "meshlogd", "--aspects", "sync,field"}, &out, &errb); code != exitOK {
 		t.Fatalf("id show: %d %s", code, errb.String())
 	}
-	shown := jsonLines(t, out.Bytes())[0]
+	shown := rnsJSONLines(t, out.Bytes())[0]
 	id, err := rns.LoadIdentityFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestRNSToolsOverLoopback(t *testing.T) {
 		t.Fatalf("listen: %d %s", code, errb.String())
 	}
 	var ann map[string]any
-	for _, l := range jsonLines(t, out.Bytes()) {
+	for _, l := range rnsJSONLines(t, out.Bytes()) {
 		if l["event"] == "announce" {
 			ann = l
 		}
@@ -137,7 +137,7 @@ func TestRNSToolsOverLoopback(t *testing.T) {
 		t.Fatalf("link: %d %s\n%s", code, errb.String(), out.String())
 	}
 	var reply map[string]any
-	for _, l := range jsonLines(t, out.Bytes()) {
+	for _, l := range rnsJSONLines(t, out.Bytes()) {
 		if l["event"] == "reply" {
 			reply = l
 		}
@@ -151,7 +151,7 @@ func TestRNSToolsOverLoopback(t *testing.T) {
 	if code := run(append([]string{"rns", "listen", "--duration", "1s"}, wrong...), &out, &errb); code != exitOK {
 		t.Fatalf("listen with wrong IFAC: %d", code)
 	}
-	for _, l := range jsonLines(t, out.Bytes()) {
+	for _, l := range rnsJSONLines(t, out.Bytes()) {
 		if l["event"] == "announce" {
 			t.Fatalf("announce heard through a mismatched IFAC: %v", l)
 		}
