@@ -93,7 +93,8 @@ type appended struct {
 }
 
 // TestConvergenceProperty runs randomized trials over many nodes with
-// partitions that form and heal, loss, reordering and duplication, and
+// partitions that form and heal, loss, reordering, duplication and
+// reboots, and
 // checks at the end that every node holds the same frontier, a
 // byte-identical view, every appended event, and the same LWW winner for
 // every concurrently edited field (the one with the highest (HLC, author)).
@@ -167,7 +168,7 @@ func convergenceTrial(t *testing.T, seed uint64) {
 	// of the same field on two nodes, as a time-ordered action list.
 	type action struct {
 		at   int64
-		kind int // 0 topology, 1 append, 2 conflict
+		kind int // 0 topology, 1 append, 2 conflict, 3 restart
 	}
 	chaosEnd := int64(10+r.IntN(20)) * 60_000
 	var acts []action
@@ -178,6 +179,9 @@ func convergenceTrial(t *testing.T, seed uint64) {
 		acts = append(acts, action{r.Int64N(chaosEnd), 1})
 	}
 	acts = append(acts, action{r.Int64N(chaosEnd), 2})
+	for range r.IntN(3) {
+		acts = append(acts, action{r.Int64N(chaosEnd), 3})
+	}
 	slices.SortStableFunc(acts, func(x, y action) int { return cmp.Compare(x.at, y.at) })
 	for _, a := range acts {
 		nw.run(a.at)
@@ -186,6 +190,11 @@ func convergenceTrial(t *testing.T, seed uint64) {
 			topo = randomIslands(r, n)
 		case 1:
 			write(writer(-1))
+		case 3:
+			// A node reboots: engine and log rebuilt from its storage
+			// (in-flight state such as queues, claims and stashed runs is
+			// lost).
+			nw.restart(r.IntN(n))
 		case 2:
 			x := writer(-1)
 			y := writer(x)
