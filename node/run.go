@@ -31,6 +31,7 @@ type runtimeState struct {
 	group  *groupwire.Wire
 	single *rns.Destination
 	stack  *transport.Stack
+	links  *linkManager
 	wake   chan struct{}
 
 	mu     sync.Mutex
@@ -43,6 +44,7 @@ type runtimeState struct {
 type ifaceInfo struct {
 	name    string
 	typ     string
+	sync    string     // config.SyncGroup, SyncLinks or SyncBoth
 	radio   *radioPort // nil for TCP
 	since   time.Time
 	sent    uint64
@@ -68,6 +70,7 @@ func (n *Node) Run(ctx context.Context) error {
 		peers:  map[rns.Hash]*PeerStatus{},
 		signal: map[rns.Hash]signal{},
 	}
+	rt.links = newLinkManager(n, rt)
 	founder, err := n.founderIdentity()
 	if err != nil {
 		return err
@@ -84,7 +87,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	rt.stack = transport.NewStack(transport.StackConfig{Router: transport.Config{Rand: n.opts.Rand}, Now: n.clock.now})
 	if err := rt.stack.Do(func(r *transport.Router, now time.Time) error {
-		return r.Register(rt.single, transport.LocalOptions{})
+		return r.Register(rt.single, transport.LocalOptions{AcceptLinks: true})
 	}); err != nil {
 		return err
 	}
@@ -102,7 +105,7 @@ func (n *Node) Run(ctx context.Context) error {
 
 	n.mu.Lock()
 	n.runtime = rt
-	n.outbox = rt.broadcast
+	n.outbox = rt.dispatch
 	n.mu.Unlock()
 	defer func() {
 		n.mu.Lock()
@@ -112,7 +115,8 @@ func (n *Node) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	stackErr := make(chan error, 1)
-	wg.Add(4)
+	wg.Add(5)
+	go func() { defer wg.Done(); rt.links.run(ctx) }()
 	go func() { defer wg.Done(); stackErr <- rt.stack.Run(ctx, ports...) }()
 	go func() { defer wg.Done(); _ = srv.Serve(ctx) }()
 	go func() { defer wg.Done(); n.watchEvents(ctx, rt) }()
@@ -205,7 +209,7 @@ func (n *Node) openPorts(rt *runtimeState) ([]transport.Port, error) {
 			closeAll()
 			return nil, fmt.Errorf("interface %s: unknown type %q", ifc.Name, ifc.Type)
 		}
-		ports = append(ports, &interceptPort{inner: p, n: n, rt: rt, typ: ifc.Type, name: ifc.Name})
+		ports = append(ports, &interceptPort{inner: p, n: n, rt: rt, typ: ifc.Type, name: ifc.Name, sync: ifc.SyncMode()})
 	}
 	return ports, nil
 }
@@ -218,6 +222,7 @@ type interceptPort struct {
 	rt    *runtimeState
 	typ   string
 	name  string
+	sync  string // config.SyncGroup, SyncLinks or SyncBoth
 }
 
 func (p *interceptPort) Run(ctx context.Context, sink transport.Sink) error {
@@ -231,7 +236,7 @@ type interceptSink struct {
 
 func (s *interceptSink) InterfaceUp(ifc transport.Interface) {
 	rt := s.p.rt
-	info := &ifaceInfo{name: ifc.Name(), typ: s.p.typ, since: s.p.n.clock.now()}
+	info := &ifaceInfo{name: ifc.Name(), typ: s.p.typ, sync: s.p.sync, since: s.p.n.clock.now()}
 	if rp, ok := s.p.inner.(*radioPort); ok {
 		info.radio = rp
 	}
@@ -240,6 +245,7 @@ func (s *interceptSink) InterfaceUp(ifc transport.Interface) {
 	rt.mu.Unlock()
 	s.next.InterfaceUp(ifc)
 	rt.poke() // a new neighbour: let the engine speak soon
+	rt.links.interfaceUp()
 }
 
 func (s *interceptSink) InterfaceDown(ifc transport.Interface) {
@@ -248,10 +254,14 @@ func (s *interceptSink) InterfaceDown(ifc transport.Interface) {
 	delete(rt.ifaces, ifc)
 	rt.mu.Unlock()
 	s.next.InterfaceDown(ifc)
+	rt.links.interfaceDown(ifc.Name())
 }
 
 func (s *interceptSink) Inbound(raw []byte, from transport.Interface) {
-	if payload, err := s.p.rt.group.Unwrap(raw); err == nil {
+	if s.p.sync == config.SyncLinks {
+		// No GROUP sync on this interface: its packets go to the router,
+		// which has no such destination and drops them.
+	} else if payload, err := s.p.rt.group.Unwrap(raw); err == nil {
 		s.p.n.step(payload)
 		return
 	}
@@ -283,14 +293,15 @@ func (n *Node) step(payload []byte) {
 	}
 }
 
-// broadcast sends the engine's messages on every up interface: radios
-// through their airtime schedulers, TCP directly. Called with n.mu held.
+// broadcast sends the engine's broadcast messages on every up interface
+// whose sync mode includes GROUP: radios through their airtime schedulers,
+// TCP directly. Called with n.mu held.
 func (rt *runtimeState) broadcast(msgs []gossip.Message) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	for _, m := range msgs {
 		if !m.To.IsBroadcast() {
-			continue // per-peer (link) channels are not opened by this runtime
+			continue // peer messages go to links (dispatch)
 		}
 		raw, err := rt.group.Wrap(m.Payload)
 		if err != nil {
@@ -298,6 +309,9 @@ func (rt *runtimeState) broadcast(msgs []gossip.Message) {
 		}
 		prio := priorityOf(m.Payload)
 		for ifc, info := range rt.ifaces {
+			if info.sync == config.SyncLinks {
+				continue
+			}
 			var err error
 			if info.radio != nil {
 				err = info.radio.enqueue(raw, prio)
@@ -403,6 +417,7 @@ func (n *Node) announceAppData() []byte {
 func (n *Node) watchEvents(ctx context.Context, rt *runtimeState) {
 	prefix := string(n.announceAppData()[:len("meshlogd:")+2*len(n.eng.Tag())])
 	for ev := range rt.stack.Events() {
+		rt.links.onEvent(ev)
 		a, ok := ev.(transport.AnnounceEvent)
 		if !ok || !a.Valid || !strings.HasPrefix(string(a.AppData), prefix) {
 			continue

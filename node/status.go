@@ -56,7 +56,8 @@ type ForkStatus struct {
 	Seq    uint64 `json:"seq"`
 }
 
-// PeerStatus is a node of this dataset heard in an announce.
+// PeerStatus is a node of this dataset heard in an announce, or linked to
+// this node (then Hops and LastSeen are zero if no announce was heard).
 type PeerStatus struct {
 	Destination string    `json:"destination"`
 	Identity    string    `json:"identity"`
@@ -66,6 +67,17 @@ type PeerStatus struct {
 	LastSeen    time.Time `json:"last_seen"`
 	RSSI        *float64  `json:"rssi,omitempty"`
 	SNR         *float64  `json:"snr,omitempty"`
+	// Link is the state of link sync with the peer: empty when the peer is
+	// synced by GROUP broadcast only, else one of the LinkState… values.
+	Link string `json:"link,omitempty"`
+	// LinkID and LinkRTTMs describe the current link.
+	LinkID    string  `json:"link_id,omitempty"`
+	LinkRTTMs float64 `json:"link_rtt_ms,omitempty"`
+	// LinkSent and LinkReceived count sync messages over links since start.
+	LinkSent     uint64 `json:"link_sent,omitempty"`
+	LinkReceived uint64 `json:"link_received,omitempty"`
+	// LinkError says why the last link attempt failed or closed.
+	LinkError string `json:"link_error,omitempty"`
 }
 
 // InterfaceStatus is one up interface.
@@ -159,6 +171,8 @@ func (n *Node) Status() Status {
 			s.Interfaces = append(s.Interfaces, is)
 		}
 		rt.mu.Unlock()
+		s.Peers = rt.links.annotate(s.Peers)
+		sort.Slice(s.Peers, func(i, j int) bool { return s.Peers[i].Destination < s.Peers[j].Destination })
 		sort.Slice(s.Interfaces, func(i, j int) bool { return s.Interfaces[i].Name < s.Interfaces[j].Name })
 	}
 	return s

@@ -45,6 +45,19 @@ const (
 	TypeTCPServer = "tcp_server"
 )
 
+// Sync modes of an interface (key sync): how the node syncs with the
+// dataset's peers it reaches through that interface.
+const (
+	// SyncGroup: GROUP broadcasts to the neighbourhood only (radio default).
+	SyncGroup = "group"
+	// SyncLinks: no GROUP broadcasts; a Reticulum link to every dataset
+	// peer announced on the interface, however many hops away.
+	SyncLinks = "links"
+	// SyncBoth: GROUP broadcasts to neighbours, and links to dataset peers
+	// announced from more than one hop away (TCP default).
+	SyncBoth = "both"
+)
+
 // MaxFileSize bounds the configuration file; anything larger is refused.
 const MaxFileSize = 1 << 20
 
@@ -153,10 +166,25 @@ type Interface struct {
 	// IFACSize is the access code length in bytes (default: Reticulum's, 8 for
 	// radios and 16 for TCP).
 	IFACSize int
+	// Sync is SyncGroup, SyncLinks or SyncBoth; empty means the type's
+	// default (see SyncMode).
+	Sync string
 }
 
 // IsRadio reports whether the interface is a LoRa radio.
 func (i *Interface) IsRadio() bool { return i.Type == TypeSX127x || i.Type == TypeRNode }
+
+// SyncMode returns the interface's sync mode: the sync key, or by default
+// SyncGroup for radios (links cost airtime per peer) and SyncBoth for TCP.
+func (i *Interface) SyncMode() string {
+	if i.Sync != "" {
+		return i.Sync
+	}
+	if i.IsRadio() {
+		return SyncGroup
+	}
+	return SyncBoth
+}
 
 // Error is a configuration error at a place in the file.
 type Error struct {
@@ -377,7 +405,7 @@ var keys = map[string][]string{
 	"control": {"socket"},
 	"interface": {"type", "enabled", "board", "spi", "cs", "reset", "dio0", "dio1", "port",
 		"frequency", "bandwidth", "spreading_factor", "coding_rate", "tx_power", "region",
-		"duty_cycle", "target", "listen", "network_name", "passphrase", "ifac_size"},
+		"duty_cycle", "target", "listen", "network_name", "passphrase", "ifac_size", "sync"},
 }
 
 func unknownKey(section, key string) error {
@@ -516,6 +544,13 @@ func setInterfaceKey(i *Interface, key, val string) error {
 		i.Passphrase = val
 	case "ifac_size":
 		i.IFACSize, err = intRange(val, 1, 64)
+	case "sync":
+		switch val {
+		case SyncGroup, SyncLinks, SyncBoth:
+			i.Sync = val
+		default:
+			err = fmt.Errorf("%q: want group, links or both", val)
+		}
 	default:
 		return unknownKey("interface", key)
 	}

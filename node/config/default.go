@@ -53,6 +53,9 @@ socket = control.sock
 # network_name = field-net   # Reticulum IFAC, optional
 # passphrase = change-me     # Reticulum IFAC, optional (quote it if it contains ' #')
 # ifac_size = 8              # IFAC bytes per packet (default: 8 on radios, 16 on TCP)
+# sync = group               # group: GROUP broadcasts only (radio default); links: Reticulum
+#                            # links to dataset peers only; both: GROUP + links to peers
+#                            # more than one hop away (TCP default)
 # enabled = true             # false keeps the section but leaves the interface down
 
 # A custom wiring instead of a board profile:

@@ -1,0 +1,274 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meshlogd/meshlogd/node/config"
+	"github.com/meshlogd/meshlogd/node/feed"
+	"github.com/meshlogd/meshlogd/node/rns"
+	"github.com/meshlogd/meshlogd/node/rns/transport"
+)
+
+// runNodes opens and runs one node per data directory with the given
+// interface each; the returned stop function shuts them down.
+func runNodes(t *testing.T, dirs []string, ifcs []config.Interface) ([]*Node, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	nodes := make([]*Node, len(dirs))
+	for i, d := range dirs {
+		n, err := Open(Options{DataDir: d, Config: fastConfig(t, d, ifcs[i])})
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		nodes[i] = n
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.Run(ctx); err != nil {
+				t.Errorf("node %d: %v", i, err)
+			}
+		}()
+	}
+	var once sync.Once
+	return nodes, func() {
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			for _, n := range nodes {
+				n.Close()
+			}
+		})
+	}
+}
+
+func linkPeers(n *Node) (active int, sent, received uint64) {
+	for _, p := range n.Status().Peers {
+		if p.Link == LinkStateActive {
+			active++
+		}
+		sent += p.LinkSent
+		received += p.LinkReceived
+	}
+	return
+}
+
+// Three nodes on loopback TCP whose interfaces are sync = links: GROUP
+// broadcasts are neither sent nor read there, so everything — the joiners'
+// admissions, then records written on every node — can only travel over
+// Reticulum links (b and c each link to the hub a, which relays).
+func TestSyncOverLinksOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node sync over links")
+	}
+	base := t.TempDir()
+	dirs := []string{filepath.Join(base, "a"), filepath.Join(base, "b"), filepath.Join(base, "c")}
+	newDataset(t, dirs...)
+	addr := freePort(t)
+	ifcs := []config.Interface{
+		{Name: "hub", Type: config.TypeTCPServer, Listen: addr, Enabled: true, Sync: config.SyncLinks},
+		{Name: "up", Type: config.TypeTCPClient, Target: addr, Enabled: true, Sync: config.SyncLinks},
+		{Name: "up", Type: config.TypeTCPClient, Target: addr, Enabled: true, Sync: config.SyncLinks},
+	}
+	nodes, stop := runNodes(t, dirs, ifcs)
+	defer stop()
+
+	waitFor(t, "two active links at the hub", 60*time.Second, func() bool {
+		active, _, _ := linkPeers(nodes[0])
+		return active == 2
+	})
+	for i, n := range nodes {
+		waitFor(t, fmt.Sprintf("node %d membership", i), 60*time.Second, func() bool { return n.Status().Member })
+	}
+	for i, n := range nodes {
+		rec := fmt.Sprintf("R-%d", i)
+		if _, err := n.CreateRecord(rec, "water_point"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.SetField(rec, "depth_m", feed.Int(int64(10+i))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.AppendNote(rec, "checked by node "+fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "convergence over links", 90*time.Second, func() bool {
+		d0 := nodes[0].ViewDigest()
+		for _, n := range nodes {
+			if n.ViewDigest() != d0 || n.Status().Records != 3 {
+				return false
+			}
+		}
+		return true
+	})
+
+	// The traffic went over links, none as GROUP broadcasts.
+	for i, n := range nodes {
+		st := n.Status()
+		for _, ifc := range st.Interfaces {
+			if ifc.SentMessages != 0 {
+				t.Errorf("node %d interface %s sent %d GROUP messages on a links-only interface", i, ifc.Name, ifc.SentMessages)
+			}
+		}
+		active, sent, received := linkPeers(n)
+		want := 1
+		if i == 0 {
+			want = 2
+		}
+		if active != want || sent == 0 || received == 0 {
+			t.Errorf("node %d: %d active link peers (want %d), %d messages sent, %d received over links; peers %+v",
+				i, active, want, sent, received, st.Peers)
+		}
+		for _, p := range st.Peers {
+			if p.Link == LinkStateActive && (p.LinkID == "" || p.Identity == "") {
+				t.Errorf("node %d: active link peer without ids: %+v", i, p)
+			}
+		}
+	}
+}
+
+// A Reticulum endpoint that is not a member of the dataset opens a link to
+// a node and identifies: the node closes the link and never syncs with it.
+func TestLinkFromNonMemberRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("link refusal over TCP")
+	}
+	base := t.TempDir()
+	dir := filepath.Join(base, "a")
+	newDataset(t, dir)
+	addr := freePort(t)
+	nodes, stop := runNodes(t, []string{dir}, []config.Interface{
+		{Name: "hub", Type: config.TypeTCPServer, Listen: addr, Enabled: true, Sync: config.SyncLinks},
+	})
+	defer stop()
+	a := nodes[0]
+	dest, err := rns.NewDestination(a.Identity(), rns.Out, rns.Single, "meshlogd", "node")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The outsider: a bare Reticulum stack with its own identity.
+	outsider, err := rns.NewIdentity(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := transport.NewStack(transport.StackConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- st.Run(ctx, transport.NewTCPClient(transport.TCPClientConfig{Addr: addr, Name: "outsider"}))
+	}()
+	defer func() { cancel(); <-done }()
+
+	events := st.Events()
+	next := func(what string, match func(transport.Event) bool, tick func()) transport.Event {
+		t.Helper()
+		deadline := time.After(40 * time.Second)
+		tk := time.NewTicker(time.Second)
+		defer tk.Stop()
+		for {
+			select {
+			case ev := <-events:
+				if match(ev) {
+					return ev
+				}
+			case <-tk.C:
+				if tick != nil {
+					tick()
+				}
+			case <-deadline:
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	// Learn the node's destination (its announce, or a path response).
+	next("the node's announce", func(ev transport.Event) bool {
+		e, ok := ev.(transport.AnnounceEvent)
+		return ok && e.Valid && e.Destination == dest.Hash()
+	}, func() {
+		st.Do(func(r *transport.Router, now time.Time) error { return r.RequestPath(dest.Hash(), now) })
+	})
+	var linkID rns.Hash
+	if err := st.Do(func(r *transport.Router, now time.Time) (err error) {
+		linkID, err = r.OpenLink(dest.Hash(), now)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	next("link established", func(ev transport.Event) bool {
+		e, ok := ev.(transport.LinkEstablishedEvent)
+		return ok && e.Link.ID == linkID
+	}, nil)
+	if err := st.Do(func(r *transport.Router, now time.Time) error { return r.IdentifyLink(linkID, outsider, now) }); err != nil {
+		t.Fatal(err)
+	}
+	ev := next("link closed by the node", func(ev transport.Event) bool {
+		e, ok := ev.(transport.LinkClosedEvent)
+		return ok && e.Link.ID == linkID
+	}, nil).(transport.LinkClosedEvent)
+	if ev.Reason != transport.ReasonDestinationClosed {
+		t.Errorf("link closed with reason %s, want destination closed", ev.Reason)
+	}
+	rt := a.runtimeOf()
+	if rt == nil {
+		t.Fatal("node not running")
+	}
+	if _, refused := rt.links.counters(); refused != 1 {
+		t.Errorf("refused %d links, want 1", refused)
+	}
+	if active, _, _ := linkPeers(a); active != 0 {
+		t.Errorf("%d active link peers after refusal", active)
+	}
+	for _, p := range a.Status().Peers {
+		if bytes.Contains([]byte(p.Identity), []byte(outsider.Hash().String())) {
+			t.Errorf("outsider listed as a peer: %+v", p)
+		}
+	}
+}
+
+func TestLinkBackoff(t *testing.T) {
+	n := &Node{opts: Options{Rand: rand.Reader}}
+	lm := &linkManager{n: n}
+	prev := time.Duration(0)
+	for f := 1; f <= 12; f++ {
+		d := lm.backoff(f)
+		base := linkRetryMin << (f - 1)
+		if base > linkRetryMax || base <= 0 {
+			base = linkRetryMax
+		}
+		if d < base*3/4 || d > base*5/4 {
+			t.Fatalf("failure %d: backoff %s outside %s ±25%%", f, d, base)
+		}
+		if f > 1 && base < linkRetryMax && d < prev/2 {
+			t.Fatalf("failure %d: backoff %s shrank from %s", f, d, prev)
+		}
+		prev = d
+	}
+}
+
+func TestIsDatasetAnnounce(t *testing.T) {
+	const prefix = "meshlogd:0011223344556677"
+	for _, c := range []struct {
+		data string
+		want bool
+	}{
+		{prefix, true},
+		{prefix + ":mast 3", true},
+		{prefix + "88", false}, // a longer tag is another dataset
+		{"meshlogd:0011", false},
+		{"", false},
+	} {
+		if got := isDatasetAnnounce([]byte(c.data), prefix); got != c.want {
+			t.Errorf("isDatasetAnnounce(%q) = %v, want %v", c.data, got, c.want)
+		}
+	}
+}
