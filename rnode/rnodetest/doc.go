@@ -21,10 +21,14 @@
 // clamps or ignores settings), a mute device, a failing radio, and
 // InjectHost writes arbitrary bytes (garbage) to the host.
 //
+// Station (JoinAir) puts a Device on an sx127xtest.Air next to emulated
+// SX127x chips, with the firmware's back-to-back split frames and a
+// simplified carrier sense (wait while a frame is heard, then DIFS).
+//
 // Differences from the firmware, deliberately: the model answers at once
-// (no serial latency), transmits as soon as the radio is on and no airtime
-// lock holds (no CSMA, no airtime spent in real time), the SF range is the
-// SX127x driver's 6..12, and a split frame shorter than a full frame with
-// no first half waiting is dropped (hal.Reassembler) where the firmware
-// would keep it as a stale partial.
+// (no serial latency), hands a packet to its Air as soon as the radio is on
+// and no airtime lock holds (no contention window; the Device spends no
+// real time on air), the SF range is the SX127x driver's 6..12, and a split
+// frame shorter than a full frame with no first half waiting is dropped
+// (hal.Reassembler) where the firmware would keep it as a stale partial.
 package rnodetest
