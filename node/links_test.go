@@ -272,3 +272,61 @@ func TestIsDatasetAnnounce(t *testing.T) {
 		}
 	}
 }
+
+// Which announces make a peer due for a link: per the interface's sync
+// mode and the announce's hop count; other datasets and invalid announces
+// never.
+func TestLinkEligibility(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a")
+	newDataset(t, dir)
+	n, err := Open(Options{DataDir: dir, Config: fastConfig(t, dir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	rt := &runtimeState{ifaces: map[transport.Interface]*ifaceInfo{}}
+	for _, m := range []string{config.SyncGroup, config.SyncLinks, config.SyncBoth} {
+		rt.ifaces[transport.NewTCPClient(transport.TCPClientConfig{Addr: "127.0.0.1:1", Name: m})] = &ifaceInfo{name: m, sync: m}
+	}
+	lm := newLinkManager(n, rt)
+	appData := n.announceAppData()
+	other := append([]byte(nil), appData...)
+	other[len("meshlogd:")] ^= 1 // another dataset's tag
+	for _, c := range []struct {
+		iface string
+		hops  int
+		data  []byte
+		valid bool
+		want  bool
+	}{
+		{config.SyncGroup, 1, appData, true, false},
+		{config.SyncGroup, 3, appData, true, false},
+		{config.SyncLinks, 1, appData, true, true},
+		{config.SyncBoth, 1, appData, true, false},
+		{config.SyncBoth, 2, appData, true, true},
+		{config.SyncBoth, 2, other, true, false},
+		{config.SyncBoth, 2, appData, false, false},
+		{"unknown-interface", 2, appData, true, false},
+	} {
+		peer, err := rns.NewIdentity(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lm.onAnnounce(transport.AnnounceEvent{Destination: rns.Hash{1}, Identity: peer, AppData: c.data,
+			Hops: c.hops, Interface: c.iface, Valid: c.valid})
+		lm.mu.Lock()
+		p := lm.peers[peer.Hash()]
+		got := p != nil && p.eligible
+		var state string
+		if p != nil {
+			state = lm.peerStatusLocked(p, n.clock.now()).Link
+		}
+		lm.mu.Unlock()
+		if got != c.want {
+			t.Errorf("%+v: eligible %v", c, got)
+		}
+		if c.want && state != LinkStateWaiting {
+			t.Errorf("%+v: link state %q, want %q", c, state, LinkStateWaiting)
+		}
+	}
+}

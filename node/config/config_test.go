@@ -139,3 +139,39 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestInterfaceSyncMode(t *testing.T) {
+	src := `
+[interface lora0]
+type = rnode
+port = /dev/ttyUSB0
+[interface up]
+type = tcp_client
+target = 127.0.0.1:4242
+[interface far]
+type = tcp_client
+target = 127.0.0.1:4243
+sync = links
+[interface radio-links]
+type = sx127x
+board = custom
+spi = SPI0.0
+dio0 = GPIO22
+sync = both
+`
+	c, err := Parse("t.conf", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{SyncGroup, SyncBoth, SyncLinks, SyncBoth}
+	for i, w := range want {
+		if got := c.Interfaces[i].SyncMode(); got != w {
+			t.Errorf("interface %s: sync mode %q, want %q", c.Interfaces[i].Name, got, w)
+		}
+	}
+	_, err = Parse("t.conf", []byte("[interface up]\ntype = tcp_client\ntarget = 127.0.0.1:1\nsync = link\n"))
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Line != 4 || !strings.Contains(ce.Msg, "group, links or both") {
+		t.Fatalf("bad sync value: %v", err)
+	}
+}
