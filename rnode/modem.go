@@ -221,6 +221,8 @@ type Modem struct {
 	kissBase   DecoderStats      // decoder counts of earlier connections
 	devErr     chan *DeviceError // fatal device errors, for a waiting Send
 
+	ctx     context.Context // cancelled by Close; bounds reconnection
+	cancel  context.CancelFunc
 	cfgMu   sync.Mutex // serialises detect/configure sequences
 	wmu     sync.Mutex // serialises writes to the port
 	rx      chan hal.Packet
@@ -240,10 +242,12 @@ func Open(ctx context.Context, dial Dialer, o *Opts) (*Modem, error) {
 		trouble: make(chan struct{}, 1), closeCh: make(chan struct{}), devErr: make(chan *DeviceError, 1)}
 	m.log = m.o.Logger
 	m.rx = make(chan hal.Packet, m.o.RxQueue)
+	m.ctx, m.cancel = context.WithCancel(context.Background())
 	if err := m.connect(ctx); err != nil {
 		m.mu.Lock()
 		m.closed = true
 		m.mu.Unlock()
+		m.cancel()
 		close(m.closeCh)
 		m.wg.Wait()
 		return nil, err
@@ -602,9 +606,19 @@ func (m *Modem) reader(port Port, gen uint64) {
 	dec := NewDecoder(MaxPacket)
 	buf := make([]byte, 1024)
 	var last time.Time
+	idle := 0
 	for {
 		n, err := port.Read(buf)
 		now := time.Now()
+		if n == 0 && err == nil {
+			// A serial port returns (0, nil) only on a read timeout; a
+			// stream that keeps doing it is broken.
+			if idle++; idle > 1000 {
+				err = io.ErrNoProgress
+			}
+		} else {
+			idle = 0
+		}
 		if n > 0 {
 			if dec.InFrame() && now.Sub(last) > m.o.FrameTimeout {
 				dec.Abort()
@@ -887,7 +901,7 @@ func (m *Modem) supervise() {
 func (m *Modem) recover() error {
 	m.cfgMu.Lock()
 	defer m.cfgMu.Unlock()
-	ctx := context.Background()
+	ctx := m.ctx
 	m.mu.Lock()
 	gen, connected, p, configured := m.gen, m.port != nil, m.params, m.configured
 	m.mu.Unlock()
@@ -1192,6 +1206,7 @@ func (m *Modem) Close() error {
 	m.port = nil
 	m.notifyLocked()
 	m.mu.Unlock()
+	m.cancel()
 	close(m.closeCh)
 	if p != nil {
 		if cerr := p.Close(); err == nil {
