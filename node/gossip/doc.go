@@ -52,7 +52,12 @@
 // beacons its digest: a 64-bit hash of its durable frontier and its event
 // count. A beacon equal to ours counts towards Trickle suppression (at most
 // k per interval go on air); a different one resets the interval to Imin
-// and makes the node schedule its frontier after a random hold-back. A
+// and makes the node schedule its frontier after a random hold-back. When
+// a node's own durable state changes it "hurries" its timer instead: one
+// Imin interval (a beacon soon, so that neighbours that missed the change
+// notice), then back to the interval it was in — neighbours that heard the
+// same broadcast agree and stay quiet, those that did not show the
+// inconsistency that resets the timers. A
 // node that hears a frontier pushes, as slices, what the frontier's owner
 // lacks; if the frontier shows something the listener lacks, the listener
 // sends its own frontier too, otherwise it cancels its pending one (the
@@ -189,7 +194,7 @@
 // bytes of those events in their most compact encoding at 175-byte
 // payloads (1.06-1.11× at 431), 1.27× with 10 % loss; one node ahead of
 // four neighbours costs the same as ahead of one without loss (one
-// broadcast serves all), 1.79× with 10 % independent loss per reception; a
+// broadcast serves all), 1.99× with 10 % independent loss per reception; a
 // converged neighbourhood sends 0.875 beacons per hour in total. The README
 // section "Data model and sync" has the table.
 //

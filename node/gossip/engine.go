@@ -395,9 +395,9 @@ func (e *Engine) Advance(rd Ready) {
 		return
 	}
 	e.recomputeDigest()
-	// New durable data is an inconsistency with every neighbour: announce
-	// quickly.
-	e.forChannels(func(ch *channel) { ch.trickle.Reset(e.now, e.cfg.Rand) })
+	// New durable data: beacon soon so that neighbours that did not hear
+	// it notice; the inconsistency they then show resets the timers.
+	e.forChannels(func(ch *channel) { ch.trickle.Hurry(e.now, e.cfg.Rand) })
 	if self := e.self(); e.cfg.Identity != nil {
 		// Our own fresh events: nobody else has them, push eagerly
 		// (batched by AppendDelayMs).

@@ -20,11 +20,13 @@ type Trickle struct {
 	fireAt   int64 // t, absolute; < 0 once fired in this interval
 	counter  int   // c
 	running  bool
+	resume   int64 // interval to return to after a Hurry interval; 0 if none
 }
 
 // Start begins a new interval of length Imin at now.
 func (t *Trickle) Start(now int64, rnd func() uint64) {
 	t.running = true
+	t.resume = 0
 	t.begin(now, t.IminMs, rnd)
 }
 
@@ -56,8 +58,29 @@ func (t *Trickle) Reset(now int64, rnd func() uint64) bool {
 		t.Start(now, rnd)
 		return true
 	}
+	t.resume = 0
 	if t.interval <= t.IminMs {
 		return false
+	}
+	t.begin(now, t.IminMs, rnd)
+	return true
+}
+
+// Hurry makes the timer transmit soon without forgetting how quiet the
+// neighbourhood has been: it starts one Imin interval, after which the
+// timer goes back to the interval it was in (doubling from there). Use it
+// for a local change that neighbours should hear about once; a heard
+// inconsistency calls for Reset. It reports whether it changed anything.
+func (t *Trickle) Hurry(now int64, rnd func() uint64) bool {
+	if !t.running {
+		t.Start(now, rnd)
+		return true
+	}
+	if t.interval <= t.IminMs {
+		return false
+	}
+	if t.resume == 0 {
+		t.resume = t.interval
 	}
 	t.begin(now, t.IminMs, rnd)
 	return true
@@ -102,6 +125,9 @@ func (t *Trickle) Tick(now int64, rnd func() uint64) bool {
 			return fire
 		}
 		next := min(t.interval*2, t.ImaxMs)
+		if t.resume > 0 {
+			next, t.resume = t.resume, 0
+		}
 		t.begin(end, next, rnd)
 	}
 }

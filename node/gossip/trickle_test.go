@@ -110,3 +110,38 @@ func TestTrickleStopped(t *testing.T) {
 		t.Fatal("zero Trickle must be stopped")
 	}
 }
+
+// TestTrickleHurry: one Imin interval, then back to the long interval
+// (doubling from there); a Reset during it forgets the long interval.
+func TestTrickleHurry(t *testing.T) {
+	rnd := fixedRand(4)
+	tr := Trickle{IminMs: 1000, ImaxMs: 64000, K: 1}
+	tr.Start(0, rnd)
+	now := int64(0)
+	for ; tr.Interval() < 16000; now += 10 {
+		tr.Tick(now, rnd)
+	}
+	if !tr.Hurry(now, rnd) || tr.Interval() != 1000 {
+		t.Fatalf("Hurry: interval %d", tr.Interval())
+	}
+	fired := false
+	for end := now + 1000; now < end; now += 10 {
+		fired = tr.Tick(now, rnd) || fired
+	}
+	if !fired {
+		t.Fatal("no beacon in the hurried interval")
+	}
+	tr.Tick(now, rnd)
+	if tr.Interval() != 16000 {
+		t.Fatalf("after Hurry: interval %d, want the previous 16000", tr.Interval())
+	}
+	tr.Hurry(now, rnd)
+	tr.Reset(now+10, rnd) // I == Imin: Reset keeps the interval but forgets resume
+	for end := now + 1010; now < end; now += 10 {
+		tr.Tick(now, rnd)
+	}
+	tr.Tick(now, rnd)
+	if tr.Interval() != 2000 {
+		t.Fatalf("after Hurry+Reset: interval %d, want 2000 (doubling from Imin)", tr.Interval())
+	}
+}
