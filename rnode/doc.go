@@ -63,7 +63,9 @@
 // ErrOffline and Receive keeps waiting.
 //
 // Close writes the reference host's detach sequence (FB_EXT 00 on
-// ESP32/nRF52 devices, RADIO_STATE 00, LEAVE ff) and closes the port.
+// ESP32/nRF52 devices, RADIO_STATE 00, LEAVE ff) and closes the port;
+// switching the radio off drops packets still in the device's queue, so
+// call Drain first when the last packets matter.
 //
 // The RNode must be in normal (host-controlled) mode: in TNC mode
 // (rnodeconf --tnc) it echoes the host's parameters but keeps transmitting
