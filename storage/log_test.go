@@ -432,3 +432,44 @@ func TestIndexMemoryPerEvent(t *testing.T) {
 		t.Fatalf("index uses %.1f bytes/event, goal ≤ 32", perEvent)
 	}
 }
+
+// TestStatsCountBytesWritten checks the counters behind the write
+// amplification figures against the files on disk.
+func TestStatsCountBytesWritten(t *testing.T) {
+	fsys, o := memLog(t, 5, 4096)
+	l, _ := mustOpen(t, "/d", o)
+	var payload int64
+	for i := range 200 {
+		r := record(i)
+		payload += int64(len(r))
+		if _, err := l.AppendBatch([][]byte{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := l.Stats()
+	mustClose(t, l)
+	var onDisk int64
+	names, err := fsys.ReadDir("/d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if strings.HasSuffix(n, storage.SegmentExt) {
+			b, err := fsys.ReadFile("/d/" + n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			onDisk += int64(len(b))
+		}
+	}
+	if st.FileBytes != onDisk || st.PayloadBytes != payload || st.Records != 200 || st.Batches != 200 {
+		t.Fatalf("stats %+v; files hold %d bytes, payload %d", st, onDisk, payload)
+	}
+	// One sync per batch plus one per segment header.
+	if st.Syncs != st.Batches+int64(st.Segments) || st.DirSyncs != int64(st.Segments) {
+		t.Fatalf("stats %+v", st)
+	}
+	if st.PagesSynced < st.Syncs || st.PagesSynced > st.Syncs*2 {
+		t.Fatalf("pages synced %d for %d small syncs", st.PagesSynced, st.Syncs)
+	}
+}
