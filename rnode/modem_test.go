@@ -544,3 +544,46 @@ func TestCloseDetaches(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestUnplugDuringConfigure: the device vanishes while the driver waits
+// for its echoes; Configure returns at once instead of waiting out its
+// timeout, and the driver brings the device back when it reappears.
+func TestUnplugDuringConfigure(t *testing.T) {
+	r := newRig(t, rnodetest.Config{})
+	o := testOpts()
+	o.ConfigTimeout = time.Minute
+	m, err := Open(ctxT(t), r.dial, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	r.dev.SetFaults(rnodetest.Faults{Mute: true}) // never answers the configuration
+	done := make(chan error, 1)
+	go func() { done <- m.Configure(params868()) }()
+	for len(r.written()) < len(detectRequest)+20 { // the configuration went out
+		time.Sleep(time.Millisecond)
+	}
+	r.pty.Unplug()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrOffline) {
+			t.Fatalf("configure: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Configure hung after the device vanished")
+	}
+	r.dev.SetFaults(rnodetest.Faults{})
+	if err := r.pty.Replug(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for m.ModemStats().Reconnects == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := m.Configure(params868()); err != nil {
+		t.Fatalf("configure after replug: %v", err)
+	}
+	if !m.Online() || !r.dev.State().RadioOn {
+		t.Fatal("not online after replug")
+	}
+}
