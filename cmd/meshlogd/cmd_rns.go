@@ -426,7 +426,8 @@ func runRNSLink(args []string, stdout, stderr io.Writer) int {
 	identify := fs.Bool("identify", false, "reveal --identity to the destination (LINKIDENTIFY) once the link is up")
 	destHex := fs.String("dest", "", "destination hash `HEX` (32 hex digits)")
 	text := fs.String("send", "", "`TEXT` to send over the link")
-	timeout := fs.Duration("timeout", 30*time.Second, "give up after `D`")
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after `D` (counted from the start, hold included)")
+	hold := fs.Duration("hold", 0, "keep the established link idle for `D` before sending (keepalives flow meanwhile)")
 	if code := rnsParseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -451,7 +452,7 @@ func runRNSLink(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "meshlogd rns link:", err)
 		return exitUsage
 	}
-	code := linkSession(s, dest, []byte(*text), me, *identify, time.Now().Add(*timeout), stdout, stderr)
+	code := linkSession(s, dest, []byte(*text), me, *identify, *hold, time.Now().Add(*timeout), stdout, stderr)
 	if code != exitOK {
 		s.printStats()
 	}
@@ -464,14 +465,35 @@ func runRNSLink(args []string, stdout, stderr io.Writer) int {
 
 // linkSession waits for a path (requesting it), opens the link, sends
 // payload, prints the reply and closes the link.
-func linkSession(s *rnsSession, dest rns.Hash, payload []byte, me *rns.Identity, identify bool, deadline time.Time, stdout, stderr io.Writer) int {
+func linkSession(s *rnsSession, dest rns.Hash, payload []byte, me *rns.Identity, identify bool, hold time.Duration, deadline time.Time, stdout, stderr io.Writer) int {
 	const (
 		waitPath = iota
 		waitLink
+		waitHold
 		waitReply
 	)
 	state := waitPath
 	var linkID rns.Hash
+	var sendAt time.Time
+	send := func() error {
+		var info transport.LinkInfo
+		err := s.stack.Do(func(r *transport.Router, now time.Time) error {
+			info, _ = r.LinkInfo(linkID)
+			_, err := r.LinkSend(linkID, payload, now)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if hold > 0 {
+			m := linkJSON("held", info)
+			m["tx_packets"], m["rx_packets"], m["keepalive_s"] = info.TxPackets, info.RxPackets, info.Keepalive.Seconds()
+			printJSON(stdout, m)
+		}
+		printJSON(stdout, map[string]any{"event": "sent", "link_id": linkID.String(), "data": hex.EncodeToString(payload)})
+		state = waitReply
+		return nil
+	}
 	var lastRequest time.Time
 	ifUp := false
 	fail := func(msg string) int {
@@ -531,12 +553,19 @@ func linkSession(s *rnsSession, dest rns.Hash, payload []byte, me *rns.Identity,
 				return fail("no path to destination (no announce heard)")
 			case waitLink:
 				return fail("link not established")
+			case waitHold:
+				return fail("timeout while holding the link")
 			default:
 				return fail("no reply")
 			}
 		}
 		if err := poll(); err != nil {
 			return fail(err.Error())
+		}
+		if state == waitHold && !time.Now().Before(sendAt) {
+			if err := send(); err != nil {
+				return fail(err.Error())
+			}
 		}
 		if !ok {
 			continue
@@ -568,20 +597,18 @@ func linkSession(s *rnsSession, dest rns.Hash, payload []byte, me *rns.Identity,
 				continue
 			}
 			printJSON(stdout, linkJSON("link_established", e.Link))
-			err := s.stack.Do(func(r *transport.Router, now time.Time) error {
-				if identify {
-					if err := r.IdentifyLink(linkID, me, now); err != nil {
-						return err
-					}
+			if identify {
+				if err := s.stack.Do(func(r *transport.Router, now time.Time) error { return r.IdentifyLink(linkID, me, now) }); err != nil {
+					return fail(err.Error())
 				}
-				_, err := r.LinkSend(linkID, payload, now)
-				return err
-			})
-			if err != nil {
+			}
+			if hold > 0 {
+				state, sendAt = waitHold, time.Now().Add(hold)
+				continue
+			}
+			if err := send(); err != nil {
 				return fail(err.Error())
 			}
-			printJSON(stdout, map[string]any{"event": "sent", "link_id": linkID.String(), "data": hex.EncodeToString(payload)})
-			state = waitReply
 		case transport.LinkDataEvent:
 			if e.LinkID != linkID {
 				continue
