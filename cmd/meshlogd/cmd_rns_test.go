@@ -98,9 +98,12 @@ func TestRNSToolsOverLoopback(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	// The in-process server announces to each client that connects and
 	// echoes link data; tool output is checked below.
+	heard := make(chan transport.AnnounceEvent, 16)
 	go func() {
 		for e := range st.Events() {
 			switch e := e.(type) {
+			case transport.AnnounceEvent:
+				heard <- e
 			case transport.InterfaceEvent:
 				if e.Up {
 					time.Sleep(50 * time.Millisecond)
@@ -144,6 +147,30 @@ func TestRNSToolsOverLoopback(t *testing.T) {
 	}
 	if reply == nil || reply["text"] != "echo: ping" {
 		t.Fatalf("link output %s", out.String())
+	}
+
+	// rns announce reaches the server, which validates it.
+	idFile := filepath.Join(t.TempDir(), "id")
+	if code := run([]string{"id", "new", "--file", idFile}, &out, &errb); code != exitOK {
+		t.Fatal("id new failed")
+	}
+	out.Reset()
+	if code := run(append([]string{"rns", "announce", "--identity", idFile, "--app", "meshlogd", "--aspects", "cli,test", "--app-data", "from cli"}, ifacFlags...), &out, &errb); code != exitOK {
+		t.Fatalf("announce: %d %s", code, errb.String())
+	}
+	var announced map[string]any
+	for _, l := range rnsJSONLines(t, out.Bytes()) {
+		if l["event"] == "announced" {
+			announced = l
+		}
+	}
+	select {
+	case e := <-heard:
+		if !e.Valid || e.Destination.String() != announced["destination"] || string(e.AppData) != "from cli" {
+			t.Fatalf("server heard %+v, tool printed %v", e, announced)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("server never heard the announce; tool printed %s", out.String())
 	}
 
 	out.Reset()
