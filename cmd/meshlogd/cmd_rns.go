@@ -189,6 +189,7 @@ func announceJSON(e transport.AnnounceEvent) map[string]any {
 		"path_updated":      e.PathUpdated,
 		"path_response":     e.PathResponse,
 		"interface":         e.Interface,
+		"identity":          "", // unknown when the announce is too short to carry a key
 	}
 	if len(e.PublicKey) == rns.KeySize {
 		m["identity"] = rns.TruncatedHash(e.PublicKey).String()
