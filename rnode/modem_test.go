@@ -587,3 +587,48 @@ func TestUnplugDuringConfigure(t *testing.T) {
 		t.Fatal("not online after replug")
 	}
 }
+
+// TestSendWaitsForAirtime: without NoTxWait, Send returns when the
+// packet's estimated airtime has passed, queued behind the previous one,
+// and a transmit failure reported meanwhile fails it.
+func TestSendWaitsForAirtime(t *testing.T) {
+	r := newRig(t, rnodetest.Config{})
+	o := testOpts()
+	o.NoTxWait = false
+	m, err := Open(ctxT(t), r.dial, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	fast := hal.Params{FrequencyHz: 869_525_000, BandwidthHz: 500_000, SpreadingFactor: 7, CodingRate: 5, TxPowerDBm: 14}
+	if err := m.Configure(fast); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for i := 0; i < 2; i++ {
+		if err := m.Send(ctxT(t), make([]byte, 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if min := 2 * hal.PacketAirtime(fast, 100); time.Since(start) < min {
+		t.Fatalf("two sends took %v, less than their airtime %v", time.Since(start), min)
+	}
+	// A long packet at SF9 (2.5 s estimated); the device reports a
+	// transmit failure while Send waits.
+	if err := m.Configure(params868()); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Send(ctxT(t), make([]byte, 500)) }()
+	for r.dev.Stats().TxPackets < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	r.dev.SendError(ErrCodeTxFailed)
+	var de *DeviceError
+	if err := <-done; !errors.As(err, &de) || de.Code != ErrCodeTxFailed {
+		t.Fatalf("send: %v", err)
+	}
+	if m.Stats().TxErrors != 1 {
+		t.Fatalf("stats %+v", m.Stats())
+	}
+}
