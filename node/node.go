@@ -61,7 +61,7 @@ type Node struct {
 	eng     *gossip.Engine
 	backlog []gossip.Ready // Readies whose Persist could not be made durable yet
 	clock   clockKeeper
-	forks   int
+	forks   int // fork proofs whose conflicting branch is persisted
 	reports []string // recent engine reports, newest last (bounded)
 	outbox  func(msgs []gossip.Message)
 	started time.Time
@@ -308,10 +308,22 @@ func (n *Node) flushLocked() error {
 		}
 	}
 	for _, r := range rd.Reports {
-		if r.Kind == gossip.ReportFork {
-			n.forks++
-		}
 		n.report(r.Kind.String() + " " + r.Author.String() + fmt.Sprintf(" seq %d", r.Seq) + reportErr(r.Err))
+	}
+	// A fork proof lives in the log's memory only; persist the conflicting
+	// branch too, so that replaying storage after a restart proves the fork
+	// again and freezes the same feed (instead of silently taking one branch).
+	if forks := n.eng.Log().Forks(); len(forks) > n.forks {
+		for _, f := range forks[n.forks:] {
+			for _, s := range f.B {
+				b, err := s.MarshalBinary()
+				if err != nil {
+					return err
+				}
+				recs = append(recs, b)
+			}
+		}
+		n.forks = len(forks)
 	}
 	if len(recs) > 0 {
 		if _, err := n.store.AppendBatch(recs); err != nil {
