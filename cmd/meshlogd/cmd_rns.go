@@ -54,14 +54,14 @@ func addNetFlags(fs *flag.FlagSet) *rnsNet {
 }
 
 // ports builds the configured interfaces; client is the TCP client, if any.
-func (n *rnsNet) ports(stderr io.Writer) (ports []transport.Port, client *transport.TCPClient, err error) {
+func (n *rnsNet) ports(stderr io.Writer) (ports []transport.Port, client *transport.TCPClient, server *transport.TCPServer, err error) {
 	if *n.tcp == "" && *n.listen == "" {
-		return nil, nil, errors.New("one of --tcp or --listen is required")
+		return nil, nil, nil, errors.New("one of --tcp or --listen is required")
 	}
 	var ifac *rns.IFAC
 	if *n.networkName != "" || *n.passphrase != "" {
 		if ifac, err = rns.NewIFAC(*n.networkName, *n.passphrase, *n.ifacSize); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	extra := rns.IFACSizeTCP
@@ -77,13 +77,12 @@ func (n *rnsNet) ports(stderr io.Writer) (ports []transport.Port, client *transp
 		ports = append(ports, transport.WithIFAC(client, ifac))
 	}
 	if *n.listen != "" {
-		srv, err := transport.ListenTCP(transport.TCPServerConfig{Addr: *n.listen, IFACSize: extra})
-		if err != nil {
-			return nil, nil, err
+		if server, err = transport.ListenTCP(transport.TCPServerConfig{Addr: *n.listen, IFACSize: extra}); err != nil {
+			return nil, nil, nil, err
 		}
-		ports = append(ports, transport.WithIFAC(srv, ifac))
+		ports = append(ports, transport.WithIFAC(server, ifac))
 	}
-	return ports, client, nil
+	return ports, client, server, nil
 }
 
 // rnsLockedWriter serialises writes from the tool's goroutines.
@@ -102,6 +101,7 @@ func (l *rnsLockedWriter) Write(p []byte) (int, error) {
 type rnsSession struct {
 	stack  *transport.Stack
 	client *transport.TCPClient
+	server *transport.TCPServer
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan error
@@ -112,18 +112,21 @@ type rnsSession struct {
 // startStack runs a stack on the configured ports until the returned
 // session is stopped or SIGINT/SIGTERM arrives.
 func startStack(n *rnsNet, stdout, stderr io.Writer, setup func(*transport.Router) error) (*rnsSession, error) {
-	ports, client, err := n.ports(stderr)
+	ports, client, server, err := n.ports(stderr)
 	if err != nil {
 		return nil, err
 	}
 	st := transport.NewStack(transport.StackConfig{})
 	if setup != nil {
 		if err := st.Do(func(r *transport.Router, _ time.Time) error { return setup(r) }); err != nil {
+			if server != nil {
+				server.Close()
+			}
 			return nil, err
 		}
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	s := &rnsSession{stack: st, client: client, ctx: ctx, cancel: cancel, done: make(chan error, 1), out: stdout, ports: ports}
+	s := &rnsSession{stack: st, client: client, server: server, ctx: ctx, cancel: cancel, done: make(chan error, 1), out: stdout, ports: ports}
 	go func() { s.done <- st.Run(ctx, ports...) }()
 	return s, nil
 }
@@ -132,6 +135,9 @@ func startStack(n *rnsNet, stdout, stderr io.Writer, setup func(*transport.Route
 func (s *rnsSession) stop() error {
 	if s.client != nil {
 		s.client.Flush(s.ctx, 2*time.Second)
+	}
+	if s.server != nil {
+		s.server.Flush(s.ctx, 2*time.Second)
 	}
 	s.cancel()
 	err := <-s.done

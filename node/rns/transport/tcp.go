@@ -355,6 +355,10 @@ func ListenTCP(cfg TCPServerConfig) (*TCPServer, error) {
 	return &TCPServer{cfg: cfg, ln: ln, clients: map[*tcpConn]struct{}{}}, nil
 }
 
+// Close closes the listening socket of a server that will not be Run
+// (Run closes it itself when its context ends).
+func (s *TCPServer) Close() error { return s.ln.Close() }
+
 // Addr returns the bound listening address.
 func (s *TCPServer) Addr() net.Addr { return s.ln.Addr() }
 
@@ -363,6 +367,30 @@ func (s *TCPServer) Clients() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.clients)
+}
+
+// Flush waits until every packet queued for the connected clients has
+// been written to their sockets, ctx ends or max passes; it reports
+// whether the queues drained.
+func (s *TCPServer) Flush(ctx context.Context, max time.Duration) bool {
+	deadline := time.Now().Add(max)
+	for {
+		pending := false
+		s.mu.Lock()
+		for c := range s.clients {
+			if !c.closed.Load() && c.inflight.Load() > 0 {
+				pending = true
+			}
+		}
+		s.mu.Unlock()
+		if !pending {
+			return true
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Run accepts clients until ctx is cancelled, then closes the listener and
