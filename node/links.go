@@ -72,6 +72,15 @@ const (
 	reannounceGap = time.Minute
 	// linkTickInterval is the link goroutine's housekeeping period.
 	linkTickInterval = time.Second
+	// linkRenewAge: a new announce from a peer replaces a link at least
+	// this old (a younger one was opened in answer to that announce).
+	linkRenewAge = 10 * time.Second
+	// answerQuiet: a new announce from a link peer is answered with our
+	// own announce unless we announced (or started) within this time, so
+	// that two nodes never keep answering each other.
+	answerQuiet = 30 * time.Second
+	// answerDelay: the wait before such an answer.
+	answerDelay = time.Second
 )
 
 // Link states shown in PeerStatus.Link.
@@ -115,6 +124,7 @@ type linkConn struct {
 	rtt       time.Duration
 	mdu       int
 	iface     string
+	renew     bool // closed to be replaced: retry at once, no backoff
 }
 
 type queuedMsg struct {
@@ -280,11 +290,31 @@ func (lm *linkManager) onAnnounce(a transport.AnnounceEvent) {
 		lm.peers[id] = p
 	}
 	p.dest, p.announced = a.Destination, now
-	if eligible && !p.eligible && p.link == nil && p.retryAt.Before(now) {
+	var stale rns.Hash
+	switch {
+	case p.link == nil && a.PathUpdated && eligible:
+		// A new announce: the peer (re)started or came back; try at once.
+		p.failures, p.retryAt = 0, now
+	case p.link == nil && eligible && !p.eligible && p.retryAt.Before(now):
 		p.retryAt = now // newly due: the fallback delay counts from here
+	case p.link != nil && a.PathUpdated && p.link.state == lsActive && now.Sub(p.link.since) >= linkRenewAge:
+		// Nodes announce when they start or reconnect (and every
+		// AnnounceInterval): the link is probably dead on the other end.
+		// Replace it now rather than after the link's stale timeout.
+		p.link.renew = true
+		stale = p.link.id
 	}
 	p.eligible = eligible
+	if eligible && a.PathUpdated && now.Sub(lm.lastAnnounce) >= answerQuiet && now.Sub(lm.start) >= answerQuiet &&
+		lm.announceAt.IsZero() {
+		// Answer so that the peer learns our destination too (it may be the
+		// one due to open the link); never answer an answer.
+		lm.announceAt = now.Add(answerDelay)
+	}
 	lm.mu.Unlock()
+	if stale != (rns.Hash{}) {
+		lm.closeLink(stale)
+	}
 	lm.poke()
 }
 
@@ -476,12 +506,17 @@ func (lm *linkManager) onClosed(info transport.LinkInfo, reason transport.CloseR
 	}
 	p.link = nil
 	wasActive := lc.state == lsActive
-	if wasActive && now.Sub(lc.since) >= linkStable {
-		p.failures = 0
+	switch {
+	case lc.renew:
+		p.failures, p.retryAt = 0, now
+	default:
+		if wasActive && now.Sub(lc.since) >= linkStable {
+			p.failures = 0
+		}
+		p.failures++
+		p.retryAt = now.Add(lm.backoff(p.failures))
+		p.lastErr = "link closed: " + reason.String()
 	}
-	p.failures++
-	p.retryAt = now.Add(lm.backoff(p.failures))
-	p.lastErr = "link closed: " + reason.String()
 	lm.mu.Unlock()
 	if wasActive {
 		lm.n.removeLinkPeer(gossip.PeerID(p.id))

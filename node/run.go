@@ -422,8 +422,8 @@ func (n *Node) watchEvents(ctx context.Context, rt *runtimeState) {
 		if !ok || !a.Valid || !strings.HasPrefix(string(a.AppData), prefix) {
 			continue
 		}
-		if a.Identity != nil && a.Identity.Hash() == n.id.Hash() {
-			continue
+		if a.Destination == rt.single.Hash() || (a.Identity != nil && a.Identity.Hash() == n.id.Hash()) {
+			continue // our own announce echoed back by a transport node
 		}
 		rt.mu.Lock()
 		p := rt.peers[a.Destination]
