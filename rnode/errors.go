@@ -38,6 +38,7 @@ type ParamError struct {
 	Range string // the accepted range, e.g. "137 MHz..3 GHz"
 }
 
+// Error describes the parameter and its accepted range.
 func (e *ParamError) Error() string {
 	return fmt.Sprintf("rnode: %s %v outside %s", e.Param, e.Value, e.Range)
 }
@@ -50,6 +51,7 @@ type FirmwareError struct {
 	Major, Minor int
 }
 
+// Error names the device's and the required firmware versions.
 func (e *FirmwareError) Error() string {
 	return fmt.Sprintf("rnode: firmware %d.%02d is older than the required %d.%02d (update it with rnodeconf)",
 		e.Major, e.Minor, minFirmwareMajor, minFirmwareMinor)
@@ -67,6 +69,8 @@ type Mismatch struct {
 	Unit    string // "Hz", "dBm", "" ...
 }
 
+// String describes the mismatch, e.g. "tx power: device reports 17 dBm,
+// configured 20 dBm".
 func (m Mismatch) String() string {
 	if m.Missing {
 		return fmt.Sprintf("%s: no answer from the device (configured %d%s)", m.Param, m.Want, m.Unit)
@@ -80,6 +84,7 @@ type ConfigError struct {
 	Mismatches []Mismatch
 }
 
+// Error lists every parameter the device did not confirm.
 func (e *ConfigError) Error() string {
 	parts := make([]string, len(e.Mismatches))
 	for i, m := range e.Mismatches {
@@ -106,6 +111,7 @@ var deviceErrorText = map[byte]string{
 	ErrCodeModemTimeout: "modem communication timed out",
 }
 
+// Error gives the code and the firmware's meaning of it.
 func (e *DeviceError) Error() string {
 	t, ok := deviceErrorText[e.Code]
 	if !ok {

@@ -130,6 +130,8 @@ func (i Info) PlatformName() string {
 	return fmt.Sprintf("0x%02x", i.Platform)
 }
 
+// String describes the device, e.g. "RNode firmware 1.86, platform ESP32,
+// MCU 0x81".
 func (i Info) String() string {
 	return fmt.Sprintf("RNode firmware %d.%02d, platform %s, MCU 0x%02x",
 		i.FirmwareMajor, i.FirmwareMinor, i.PlatformName(), i.MCU)
