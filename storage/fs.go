@@ -106,7 +106,12 @@ func (OSFS) SyncDir(dir string) error {
 func (OSFS) Lock(name string) (func() error, error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, err
+		// A read-only directory: flock works on a read-only descriptor
+		// of an existing lock file.
+		var rerr error
+		if f, rerr = os.Open(name); rerr != nil {
+			return nil, err
+		}
 	}
 	if err := lockFile(f); err != nil {
 		_ = f.Close() // the lock error is what matters

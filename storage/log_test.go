@@ -373,6 +373,26 @@ func TestNewerFormatRefused(t *testing.T) {
 	}
 }
 
+// roFS is a filesystem mounted read-only: no lock file can be created.
+type roFS struct{ storage.FS }
+
+func (roFS) Lock(string) (func() error, error) { return nil, syscall.EROFS }
+
+func TestCheckReadOnlyDirectory(t *testing.T) {
+	_, o, _ := buildLog(t, 6, 4096, 20)
+	o.FS = roFS{o.FS}
+	rep, err := storage.Check("/d", o)
+	if err != nil || !rep.Clean() || rep.Records != 20 {
+		t.Fatalf("Check on a read-only directory: %+v %v", rep, err)
+	}
+	if _, err := storage.Repair("/d", o); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("Repair without the lock: %v", err)
+	}
+	if _, _, err := storage.Open("/d", o); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("Open without the lock: %v", err)
+	}
+}
+
 func TestIndex(t *testing.T) {
 	x := storage.NewIndex()
 	a, b := storage.Key{1}, storage.Key{2}

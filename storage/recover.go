@@ -95,7 +95,8 @@ func Repair(dir string, o Options) (*Report, error) {
 // Check verifies every segment and record in dir without changing
 // anything, and returns the Report that Open would produce (with Repaired
 // false and no MovedTo). It takes the directory lock, so it fails with
-// ErrLocked while a node has the log open.
+// ErrLocked while a node has the log open; in a directory where the lock
+// cannot be taken otherwise (read-only), it checks without it.
 func Check(dir string, o Options) (*Report, error) {
 	return lockedRecover(dir, o, false)
 }
@@ -109,7 +110,13 @@ func lockedRecover(dir string, o Options, repair bool) (*Report, error) {
 		return nil, fmt.Errorf("storage: read %s: %w", dir, err)
 	}
 	unlock, err := o.FS.Lock(filepath.Join(dir, lockName))
-	if err != nil {
+	switch {
+	case err == nil:
+	case !repair && !errors.Is(err, ErrLocked):
+		// A read-only directory (a card mounted read-only on another
+		// machine) has no writer to exclude; checking it changes nothing.
+		unlock = func() error { return nil }
+	default:
 		return nil, fmt.Errorf("storage: lock %s: %w", dir, err)
 	}
 	rep, _, err := recoverDir(o.FS, dir, o, repair)
