@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+
+	"github.com/meshlogd/meshlogd/node/internal/fsutil"
 )
 
 // EnvData names the environment variable that sets the default data directory.
@@ -43,38 +45,7 @@ func DefaultDataDir() (string, error) {
 	return filepath.Join(home, ".local", "share", "meshlogd"), nil
 }
 
-// writeFileDurable replaces path with data atomically and durably: write a
-// temporary file, fsync it, rename it over path and fsync the directory.
+// writeFileDurable replaces path with data atomically and durably.
 func writeFileDurable(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return fsutil.WriteFileDurable(path, data, perm)
 }

@@ -8,9 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"golang.org/x/crypto/curve25519"
+
+	"github.com/meshlogd/meshlogd/node/internal/fsutil"
 )
 
 // Sizes of identity material, as in the reference (RNS/Identity.py).
@@ -203,35 +204,5 @@ func SaveIdentityFile(id *Identity, path string) error {
 	if priv == nil {
 		return ErrNoPrivateKey
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".identity-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(priv); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return fsutil.WriteFileDurable(path, priv, 0o600)
 }
