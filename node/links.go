@@ -75,9 +75,8 @@ const (
 	// linkRenewAge: a new announce from a peer replaces a link at least
 	// this old (a younger one was opened in answer to that announce).
 	linkRenewAge = 10 * time.Second
-	// answerQuiet: a new announce from a link peer is answered with our
-	// own announce unless we announced (or started) within this time, so
-	// that two nodes never keep answering each other.
+	// answerQuiet: a new announce from a link peer with a smaller identity
+	// hash is answered with our own announce, at most this often.
 	answerQuiet = 30 * time.Second
 	// answerDelay: the wait before such an answer.
 	answerDelay = time.Second
@@ -305,10 +304,11 @@ func (lm *linkManager) onAnnounce(a transport.AnnounceEvent) {
 		stale = p.link.id
 	}
 	p.eligible = eligible
-	if eligible && a.PathUpdated && now.Sub(lm.lastAnnounce) >= answerQuiet && now.Sub(lm.start) >= answerQuiet &&
-		lm.announceAt.IsZero() {
-		// Answer so that the peer learns our destination too (it may be the
-		// one due to open the link); never answer an answer.
+	if eligible && a.PathUpdated && bytes.Compare(id[:], lm.self[:]) < 0 &&
+		now.Sub(lm.lastAnnounce) >= answerQuiet && lm.announceAt.IsZero() {
+		// The peer is the one to open the link, and it may not know our
+		// destination (it just started): answer with our announce. Only
+		// the larger identity answers, so answers are never answered.
 		lm.announceAt = now.Add(answerDelay)
 	}
 	lm.mu.Unlock()

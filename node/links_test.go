@@ -330,3 +330,84 @@ func TestLinkEligibility(t *testing.T) {
 		}
 	}
 }
+
+// runNode runs one node until the returned stop function is called.
+func runNode(t *testing.T, dir string, ifc config.Interface) (*Node, func()) {
+	t.Helper()
+	nodes, stop := runNodes(t, []string{dir}, []config.Interface{ifc})
+	return nodes[0], stop
+}
+
+// A linked node that restarts (its old link dead on the other end) gets a
+// new link and catches up with what was written while it was down.
+func TestLinkResumesAfterRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restart over links")
+	}
+	base := t.TempDir()
+	dirs := []string{filepath.Join(base, "a"), filepath.Join(base, "b")}
+	newDataset(t, dirs...)
+	addr := freePort(t)
+	hub := config.Interface{Name: "hub", Type: config.TypeTCPServer, Listen: addr, Enabled: true, Sync: config.SyncLinks}
+	up := config.Interface{Name: "up", Type: config.TypeTCPClient, Target: addr, Enabled: true, Sync: config.SyncLinks}
+	a, stopA := runNode(t, dirs[0], hub)
+	defer stopA()
+	b, stopB := runNode(t, dirs[1], up)
+	oldLink := ""
+	waitFor(t, "b's link", 60*time.Second, func() bool {
+		for _, p := range b.Status().Peers {
+			if p.Link == LinkStateActive {
+				oldLink = p.LinkID
+			}
+		}
+		return oldLink != ""
+	})
+	stopB()
+
+	if _, err := a.CreateRecord("while-b-was-down", "water_point"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	b, stopB = runNode(t, dirs[1], up)
+	defer stopB()
+	waitFor(t, "b catching up over a new link", 60*time.Second, func() bool {
+		return b.Status().Records == 1 && b.ViewDigest() == a.ViewDigest()
+	})
+	t.Logf("b caught up %.1f s after its restart", time.Since(start).Seconds())
+	waitFor(t, "a single active link at a, not the old one", 30*time.Second, func() bool {
+		active, _, _ := linkPeers(a)
+		for _, p := range a.Status().Peers {
+			if p.Link == LinkStateActive && p.LinkID == oldLink {
+				return false
+			}
+		}
+		return active == 1
+	})
+}
+
+// Of two links between the same pair, both ends keep the one opened by the
+// smaller identity hash, or the newer one of two opened by the same end.
+func TestLinkPreference(t *testing.T) {
+	small, large := rns.Hash{0x01}, rns.Hash{0xf0}
+	// At the smaller node: its own (initiator) link beats the peer's.
+	lm := &linkManager{self: small}
+	peer := &linkPeer{id: large}
+	own := &linkConn{id: rns.Hash{1}, initiator: true, peer: peer}
+	theirs := &linkConn{id: rns.Hash{2}, peer: peer}
+	if lm.preferLocked(own, theirs) != own || lm.preferLocked(theirs, own) != own {
+		t.Error("smaller node does not keep its own link")
+	}
+	// At the larger node: the peer's (the smaller's) link wins.
+	lm = &linkManager{self: large}
+	peer = &linkPeer{id: small}
+	own = &linkConn{id: rns.Hash{1}, initiator: true, peer: peer}
+	theirs = &linkConn{id: rns.Hash{2}, peer: peer}
+	if lm.preferLocked(own, theirs) != theirs || lm.preferLocked(theirs, own) != theirs {
+		t.Error("larger node does not keep the smaller node's link")
+	}
+	// Same opener: the newer (second argument) wins.
+	newer := &linkConn{id: rns.Hash{3}, peer: peer}
+	if lm.preferLocked(theirs, newer) != newer {
+		t.Error("a newer link from the same opener does not replace the old one")
+	}
+}
