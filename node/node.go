@@ -61,7 +61,7 @@ type Node struct {
 	eng     *gossip.Engine
 	backlog []gossip.Ready // Readies whose Persist could not be made durable yet
 	clock   clockKeeper
-	forks   int // fork proofs whose conflicting branch is persisted
+	forks   int      // fork proofs whose conflicting branch is persisted
 	reports []string // recent engine reports, newest last (bounded)
 	outbox  func(msgs []gossip.Message)
 	started time.Time
@@ -216,6 +216,10 @@ func (n *Node) openLog() error {
 	if n.ds.Authorisation != nil {
 		_, _ = flog.Ingest(*n.ds.Authorisation) // pending until the admin's feed arrives; a duplicate once it has
 	}
+	if err := n.salvage(st, rep, flog); err != nil {
+		st.Close()
+		return err
+	}
 	eng, err := gossip.New(n.engineConfig(), flog, n.nowMs())
 	if err != nil {
 		st.Close()
@@ -228,6 +232,51 @@ func (n *Node) openLog() error {
 	}
 	// The authorisation may have become acceptable: persist what it released.
 	return n.flushLocked()
+}
+
+// salvage reads back the intact records that recovery moved aside with a
+// damaged part of the log, verifies them like events from a peer (they are
+// signed), and stores again the ones that fit the chains. What cannot be
+// verified yet stays in the .broken file and comes back from peers.
+func (n *Node) salvage(st *storage.Log, rep *storage.Report, flog *feed.Log) error {
+	if rep == nil {
+		return nil
+	}
+	var recs [][]byte
+	for _, d := range rep.Damage {
+		if d.MovedTo == "" || d.Salvageable == 0 {
+			continue
+		}
+		path := filepath.Join(st.Dir(), d.MovedTo)
+		_, err := storage.Salvage(n.opts.StorageFS, path, 0, func(off int64, rec []byte) error {
+			s, err := feed.DecodeSigned(rec)
+			if err != nil {
+				return nil
+			}
+			res, err := flog.Ingest(s)
+			if err != nil {
+				return nil
+			}
+			for _, a := range res.Accepted {
+				b, err := a.MarshalBinary()
+				if err == nil {
+					recs = append(recs, b)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			n.log.Warn("salvaging damaged log", "file", path, "err", err)
+		}
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	if _, err := st.AppendBatch(recs); err != nil {
+		return fmt.Errorf("node: storing salvaged events: %w", err)
+	}
+	n.report(fmt.Sprintf("salvaged %d events from the damaged part of the log", len(recs)))
+	return nil
 }
 
 func (n *Node) engineConfig() gossip.Config {
