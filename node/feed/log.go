@@ -66,22 +66,6 @@ type IngestResult struct {
 	Evicted int
 }
 
-// feedState is one author's accepted chain.
-type feedState struct {
-	events []Signed // events[i].Seq == i+1
-	ids    []ID     // ids[i] == events[i].ID()
-	// frozenAt is the last valid seq after a proven fork; math.MaxUint64
-	// when the feed is not frozen.
-	frozenAt uint64
-}
-
-func (f *feedState) len() uint64 {
-	if f == nil {
-		return 0
-	}
-	return uint64(len(f.events))
-}
-
 // memberState is an admitted author as derived from the accepted events.
 type memberState struct {
 	key     [64]byte
@@ -160,7 +144,11 @@ func NewLog(genesis Signed, cfg Config) (*Log, error) {
 		frozen:  make(map[AuthorID]uint64),
 		pending: newGapBuffer(cfg.MaxPendingBytes),
 	}
-	l.feeds[l.founder] = &feedState{events: []Signed{genesis}, ids: []ID{id}}
+	f := &feedState{}
+	if err := f.push(&genesis, id); err != nil {
+		return nil, fmt.Errorf("feed: genesis: %w", err)
+	}
+	l.feeds[l.founder] = f
 	l.count = 1
 	l.maxHLC = genesis.HLC
 	l.members = l.computeMembers()
@@ -220,7 +208,7 @@ func (l *Log) Get(author AuthorID, seq uint64) (Signed, bool) {
 	if seq == 0 || seq > f.len() {
 		return Signed{}, false
 	}
-	return f.events[seq-1], true
+	return l.event(author, f, int(seq-1)), true
 }
 
 // GetID returns the id of the accepted event (author, seq).
@@ -229,7 +217,7 @@ func (l *Log) GetID(author AuthorID, seq uint64) (ID, bool) {
 	if seq == 0 || seq > f.len() {
 		return ID{}, false
 	}
-	return f.ids[seq-1], true
+	return f.id(int(seq - 1)), true
 }
 
 // Range returns the accepted events from..to (inclusive) of author,
@@ -247,7 +235,7 @@ func (l *Log) Range(author AuthorID, from, to uint64) []Signed {
 	if from > to {
 		return nil
 	}
-	return slices.Clone(f.events[from-1 : to])
+	return l.events(author, f, from, to)
 }
 
 // Authenticated returns the accepted events from..to of author, extended
@@ -274,16 +262,16 @@ func (l *Log) Authenticated(author AuthorID, from, to uint64) []Signed {
 	if to > n {
 		to = n
 	}
-	for to < n && f.events[to-1].Sig == nil {
+	for to < n && !f.signed(int(to-1)) {
 		to++
 	}
-	out := slices.Clone(f.events[from-1 : to])
+	out := l.events(author, f, from, to)
 	if out[len(out)-1].Sig == nil {
 		// A feed frozen by a fork can end with an event whose signed
 		// successor was revoked: authenticate it with the fork proof's
 		// accepted-side chain, which links to it.
 		for _, p := range l.forks {
-			if p.Author == author && len(p.A) > 0 && p.A[0].Seq == to+1 && p.A[0].Prev == f.ids[to-1] {
+			if p.Author == author && len(p.A) > 0 && p.A[0].Seq == to+1 && p.A[0].Prev == f.id(int(to-1)) {
 				out = append(out, p.A...)
 				break
 			}
@@ -300,8 +288,12 @@ func (l *Log) Authenticated(author AuthorID, from, to uint64) []Signed {
 func (l *Log) All() iter.Seq[Signed] {
 	return func(yield func(Signed) bool) {
 		for _, a := range l.Authors() {
-			for _, s := range l.feeds[a].events {
-				if !yield(s) {
+			// A snapshot of the feed: the index and the arena are never
+			// overwritten, so this iteration is unaffected by changes the
+			// caller makes to the log meanwhile.
+			f := *l.feeds[a]
+			for i := range f.n {
+				if !yield(l.event(a, &f, i)) {
 					return
 				}
 			}
@@ -371,7 +363,7 @@ func (l *Log) expectedPrev(author AuthorID, seq uint64) ID {
 		}
 		return l.dataset
 	}
-	return l.feeds[author].ids[seq-2]
+	return l.feeds[author].id(int(seq - 2))
 }
 
 // Predecessor returns the id of the event before seq in author's feed, if
@@ -388,7 +380,7 @@ func (l *Log) Predecessor(author AuthorID, seq uint64) (ID, bool) {
 	if seq-1 > f.len() {
 		return ID{}, false
 	}
-	return f.ids[seq-2], true
+	return f.id(int(seq - 2)), true
 }
 
 // ResolveAuthor returns the member whose id starts with prefix. It
@@ -470,8 +462,8 @@ func (l *Log) Append(id *rns.Identity, kind Kind, body []byte, ts hlc.Timestamp)
 	}
 	f := l.feeds[author]
 	seq := f.len() + 1
-	if f != nil && ts <= f.events[len(f.events)-1].HLC {
-		return Signed{}, IngestResult{}, fmt.Errorf("%w: %s not above %s", ErrHLCOrder, ts, f.events[len(f.events)-1].HLC)
+	if f.len() > 0 && ts <= f.tipHLC {
+		return Signed{}, IngestResult{}, fmt.Errorf("%w: %s not above %s", ErrHLCOrder, ts, f.tipHLC)
 	}
 	e := Event{Author: author, Seq: seq, Prev: l.expectedPrev(author, seq), HLC: ts, Kind: kind, Body: body}
 	s, err := Sign(e, l.dataset, id)
@@ -523,7 +515,7 @@ func (l *Log) ingest(s Signed, trusted bool) (IngestResult, error) {
 		return res, fmt.Errorf("%w: genesis of another dataset", ErrChainBreak)
 	}
 	f := l.feeds[a]
-	if s.Seq <= f.len() && f.ids[s.Seq-1] == id {
+	if s.Seq <= f.len() && f.id(int(s.Seq-1)) == id {
 		res.Duplicate = true
 		return res, nil
 	}
@@ -710,10 +702,17 @@ func (l *Log) acceptChain(author AuthorID, chain []*pendingEntry, res *IngestRes
 	accepted := 0
 	for i, pe := range chain {
 		var reason error
-		if pe.s.Seq > limit {
+		switch {
+		case pe.s.Seq > limit:
 			reason = fmt.Errorf("%w: %s/%d beyond seq %d", ErrNotMember, author, pe.s.Seq, limit)
-		} else if len(f.events) > 0 && pe.s.HLC <= f.events[len(f.events)-1].HLC {
+		case f.n > 0 && pe.s.HLC <= f.tipHLC:
 			reason = fmt.Errorf("%w: %s/%d", ErrHLCOrder, author, pe.s.Seq)
+		case pe.s.Seq != f.len()+1 || pe.s.Prev != l.expectedPrev(author, pe.s.Seq):
+			// Callers pass chains that link to the tip; the stored form
+			// relies on it (prev is implied), so never store one that does not.
+			reason = fmt.Errorf("%w: %s/%d does not link to the feed", ErrChainBreak, author, pe.s.Seq)
+		default:
+			reason = f.push(&pe.s, pe.id)
 		}
 		if reason != nil {
 			for _, rest := range chain[i:] {
@@ -722,8 +721,6 @@ func (l *Log) acceptChain(author AuthorID, chain []*pendingEntry, res *IngestRes
 			break
 		}
 		l.pending.remove(pe)
-		f.events = append(f.events, pe.s)
-		f.ids = append(f.ids, pe.id)
 		l.count++
 		if pe.s.HLC > l.maxHLC {
 			l.maxHLC = pe.s.HLC
@@ -780,12 +777,13 @@ func (l *Log) truncate(author AuthorID, keep uint64, res *IngestResult, requeue 
 	var revoked []Signed
 	var revokedIDs []ID
 	if f := l.feeds[author]; f.len() > keep {
-		revoked = f.events[keep:]
-		revokedIDs = f.ids[keep:]
+		revoked = l.events(author, f, keep+1, f.len())
+		for i := keep; i < f.len(); i++ {
+			revokedIDs = append(revokedIDs, f.id(int(i)))
+		}
 		res.Revoked = append(res.Revoked, revoked...)
 		l.count -= int(f.len() - keep)
-		f.events = f.events[:keep:keep]
-		f.ids = f.ids[:keep:keep]
+		f.truncate(int(keep))
 		if keep == 0 {
 			delete(l.feeds, author)
 		}
@@ -883,7 +881,11 @@ func (l *Log) computeMembers() map[AuthorID]*memberState {
 			if i+1 > upTo {
 				break
 			}
-			e := &f.events[i]
+			k := f.kind(int(i))
+			if k != KindMemberAdd && k != KindMemberRemove {
+				continue
+			}
+			e := l.event(author, f, int(i))
 			switch e.Kind {
 			case KindMemberAdd:
 				b, err := DecodeBody(e.Kind, e.Body)
