@@ -21,6 +21,7 @@ import (
 	"github.com/meshlogd/meshlogd/node"
 	"github.com/meshlogd/meshlogd/node/config"
 	"github.com/meshlogd/meshlogd/node/control"
+	"github.com/meshlogd/meshlogd/node/qr"
 )
 
 func init() {
@@ -235,6 +236,8 @@ func runDatasetJoin(args []string, stdout, stderr io.Writer) int {
 func runInvite(args []string, stdout, stderr io.Writer) int {
 	fs, nf := newNodeFlags("invite", stderr, true)
 	admin := fs.Bool("admin", false, "make the new member an admin (founder only)")
+	showQR := fs.Bool("qr", false, "also print the invite as a QR code (default: when stdout is a terminal; --qr=false: never)")
+	lightBg := fs.Bool("qr-light-bg", false, "the terminal shows dark text on a light background: draw the QR code's dark modules as blocks (default: its light modules, for light text on a dark background)")
 	pos, code := parseArgs(fs, args, 1, 1)
 	if code >= 0 {
 		return code
@@ -249,10 +252,39 @@ func runInvite(args []string, stdout, stderr io.Writer) int {
 	}
 	if nf.json {
 		printJSON(stdout, res)
-	} else {
-		fmt.Fprintln(stdout, res["invite"])
-		fmt.Fprintln(stderr, "give this invite to the new member: meshlogd dataset join INVITE")
+		return exitOK
 	}
+	fmt.Fprintln(stdout, res["invite"])
+	// The QR code: on request, or by default when a person is looking.
+	qrSet, tty := false, false
+	fs.Visit(func(f *flag.Flag) { qrSet = qrSet || f.Name == "qr" })
+	if f, ok := stdout.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	if *showQR || (!qrSet && tty) {
+		// Level M, or L when M would not fit 80 columns (a typical invite
+		// of ~780 characters needs version 19 at M, 16 at L).
+		opt := qr.TerminalOptions{Invert: !*lightBg}
+		sym, err := qr.Encode(res["invite"], qr.M)
+		if err != nil || sym.Width(opt) > 80 {
+			if l, errL := qr.Encode(res["invite"], qr.L); errL == nil {
+				sym, err = l, nil
+			}
+		}
+		if err == nil {
+			fmt.Fprintln(stdout)
+			err = sym.WriteTerminal(stdout, opt)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "meshlogd invite: no QR code: %v\n", err)
+			if *showQR {
+				return exitFailure
+			}
+		}
+	}
+	fmt.Fprintln(stderr, "give this invite to the new member: meshlogd dataset join INVITE")
 	return exitOK
 }
 
