@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -268,4 +269,70 @@ func BenchmarkEventSize(b *testing.B) {
 	b.ReportMetric(float64(len(single)), "run1-signed-B")
 	b.ReportMetric(float64(len(enc))/10, "wire-B/event(burst10)")
 	b.ReportMetric(float64(len(enc))/10/float64(js), "wire/json")
+}
+
+// BenchmarkLogMemory100k measures what a Log holds in memory per accepted
+// event: 100,000 typical field sets, each signed (as Append stores them),
+// restored from their stored encoding as a node does at startup. It
+// reports the Go heap in use per event after a GC against the stored
+// encoding's size (the in-run baseline: what the same event takes on
+// disk), and the restore rate. The timed loop decodes and restores all
+// events into a fresh Log.
+func BenchmarkLogMemory100k(b *testing.B) {
+	const n = 100_000
+	d := newBenchData(b, n)
+	wire := make([][]byte, 0, n+1)
+	stored := 0
+	for s := range d.log.All() {
+		if s.Kind == feed.KindGenesis {
+			continue
+		}
+		enc, err := s.MarshalBinary()
+		if err != nil {
+			b.Fatal(err)
+		}
+		wire = append(wire, enc)
+		stored += len(enc)
+	}
+	d.log, d.events = nil, nil // only the stored encodings stay live
+	events := len(wire) + 1    // with the genesis
+	var ms runtime.MemStats
+	var heap uint64
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		heap0 := ms.HeapInuse
+		l, err := feed.NewLog(d.genesis, feed.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		for _, rec := range wire {
+			s, err := feed.DecodeSigned(rec)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := l.Restore(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		if l.Len() != events {
+			b.Fatalf("restored %d events, want %d", l.Len(), events)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		heap = ms.HeapInuse - heap0
+		runtime.KeepAlive(l)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	perEvent := float64(heap) / float64(events)
+	b.ReportMetric(perEvent, "heap-B/event")
+	b.ReportMetric(float64(stored)/float64(len(wire)), "stored-B/event")
+	b.ReportMetric(perEvent/(float64(stored)/float64(len(wire))), "x-stored")
+	b.ReportMetric(float64(heap)/(1<<20), "heap-MB")
+	b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
