@@ -116,18 +116,33 @@ type record struct {
 	typ       string
 	created   bool
 	typeStamp Stamp
-	fields    map[string]*Field
-	notes     []Note // sorted by stamp, no duplicates
+	fields    []Field // sorted by name, no duplicates
+	notes     []Note  // sorted by stamp, no duplicates
 }
 
 // View is the fold of a set of events. The zero View is not usable; call New.
 type View struct {
 	records map[string]*record
-	canon   []byte // cached Canonical; nil when stale
+	// names interns field names and record types: a dataset repeats a few
+	// of them across many records, and each decoded body brings a fresh
+	// copy.
+	names map[string]string
+	canon []byte // cached Canonical; nil when stale
 }
 
 // New returns an empty view.
-func New() *View { return &View{records: make(map[string]*record)} }
+func New() *View {
+	return &View{records: make(map[string]*record), names: make(map[string]string)}
+}
+
+// intern returns the view's copy of s, adding s if it has none.
+func (v *View) intern(s string) string {
+	if c, ok := v.names[s]; ok {
+		return c
+	}
+	v.names[s] = s
+	return s
+}
 
 // FromLog folds every accepted event of l into a new view.
 func FromLog(l *feed.Log) *View {
@@ -159,21 +174,26 @@ func (v *View) Apply(evs ...feed.Event) []Change {
 		case feed.RecordCreate:
 			r := v.rec(body.Record)
 			if !r.created || st.Compare(r.typeStamp) > 0 {
-				r.created, r.typ, r.typeStamp = true, body.Type, st
+				r.created, r.typ, r.typeStamp = true, v.intern(body.Type), st
 				out = append(out, Change{Record: r.id, Kind: Created})
 			}
 		case feed.FieldSet:
 			r := v.rec(body.Record)
-			f := r.fields[body.Field]
-			if f == nil || st.Compare(f.Stamp) > 0 {
-				r.fields[body.Field] = &Field{Name: body.Field, Value: body.Value, Stamp: st}
-				out = append(out, Change{Record: r.id, Kind: FieldChanged, Field: body.Field})
+			i, found := slices.BinarySearchFunc(r.fields, body.Field, func(f Field, n string) int { return cmp.Compare(f.Name, n) })
+			switch {
+			case !found:
+				r.fields = insert(r.fields, i, Field{Name: v.intern(body.Field), Value: body.Value, Stamp: st})
+			case st.Compare(r.fields[i].Stamp) > 0:
+				r.fields[i].Value, r.fields[i].Stamp = body.Value, st
+			default:
+				continue
 			}
+			out = append(out, Change{Record: r.id, Kind: FieldChanged, Field: r.fields[i].Name})
 		case feed.NoteAppend:
 			r := v.rec(body.Record)
 			i, found := slices.BinarySearchFunc(r.notes, st, func(n Note, s Stamp) int { return n.Stamp.Compare(s) })
 			if !found {
-				r.notes = slices.Insert(r.notes, i, Note{Stamp: st, Text: body.Text})
+				r.notes = insert(r.notes, i, Note{Stamp: st, Text: body.Text})
 				out = append(out, Change{Record: r.id, Kind: NoteAdded})
 			}
 		}
@@ -187,7 +207,7 @@ func (v *View) Apply(evs ...feed.Event) []Change {
 func (v *View) rec(id string) *record {
 	r := v.records[id]
 	if r == nil {
-		r = &record{id: id, fields: make(map[string]*Field)}
+		r = &record{id: id}
 		v.records[id] = r
 	}
 	return r
@@ -196,14 +216,21 @@ func (v *View) rec(id string) *record {
 // Len returns the number of records.
 func (v *View) Len() int { return len(v.records) }
 
-func (r *record) snapshot() Record {
-	out := Record{ID: r.id, Type: r.typ, Created: r.created, TypeStamp: r.typeStamp,
-		Fields: make([]Field, 0, len(r.fields)), Notes: slices.Clone(r.notes)}
-	for _, f := range r.fields {
-		out.Fields = append(out.Fields, *f)
+// insert inserts x at i. It grows s by a quarter when full rather than
+// doubling it: a view keeps every record's fields and notes for as long as
+// it runs, so spare capacity is memory that never serves.
+func insert[T any](s []T, i int, x T) []T {
+	if len(s) == cap(s) {
+		g := make([]T, len(s), len(s)+len(s)/4+1)
+		copy(g, s)
+		s = g
 	}
-	slices.SortFunc(out.Fields, func(a, b Field) int { return cmp.Compare(a.Name, b.Name) })
-	return out
+	return slices.Insert(s, i, x)
+}
+
+func (r *record) snapshot() Record {
+	return Record{ID: r.id, Type: r.typ, Created: r.created, TypeStamp: r.typeStamp,
+		Fields: append(make([]Field, 0, len(r.fields)), r.fields...), Notes: slices.Clone(r.notes)}
 }
 
 // Record returns a snapshot of the record with the given id.
