@@ -97,9 +97,21 @@ func TestSX127xAndRNodeNodesConverge(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "convergence over the air", 120*time.Second, func() bool {
+	converged := func() bool {
 		return nodes[0].ViewDigest() == nodes[1].ViewDigest() && nodes[0].Status().Records == 2
-	})
+	}
+	deadline := time.Now().Add(180 * time.Second)
+	for !converged() {
+		if time.Now().After(deadline) {
+			for i, n := range nodes {
+				st := n.Status()
+				t.Logf("node %d: frontier %v events %d pending %d interfaces %+v reports %v", i, st.Frontier, st.Events, st.Pending, st.Interfaces, st.Reports)
+			}
+			t.Logf("frames on air: %d", len(air.Log()))
+			t.Fatal("timed out waiting for convergence over the air")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	st := nodes[0].Status()
 	if len(st.Interfaces) != 1 || st.Interfaces[0].TxPackets == 0 || st.Interfaces[0].RxPackets == 0 || st.Interfaces[0].LastRSSI == nil {
 		t.Fatalf("sx127x interface status: %+v", st.Interfaces)
