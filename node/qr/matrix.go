@@ -204,17 +204,52 @@ func (m *matrix) applyMask(k int) {
 	}
 }
 
+// maskPatterns returns, for every module, a byte whose bit k is set when
+// mask pattern k inverts it (never for function modules): maskBit for all
+// eight patterns at once, from x and y modulo 2 and 3.
+func (m *matrix) maskPatterns() []uint8 {
+	pat := make([]uint8, len(m.dark))
+	for y := 0; y < m.size; y++ {
+		y2, y3 := y&1, y%3
+		for x := 0; x < m.size; x++ {
+			i := y*m.size + x
+			if m.function[i] {
+				continue
+			}
+			x2, x3 := x&1, x%3
+			xy2, xy3 := x2&y2, x3*y3%3 // x·y mod 2, x·y mod 3
+			pat[i] = flag(0, (x+y)&1 == 0) | flag(1, y2 == 0) | flag(2, x3 == 0) |
+				flag(3, (x3+y3)%3 == 0) | flag(4, (x/3+y/2)&1 == 0) | flag(5, xy2+xy3 == 0) |
+				flag(6, (xy2+xy3)&1 == 0) | flag(7, ((x+y)&1+xy3)&1 == 0)
+		}
+	}
+	return pat
+}
+
+// flag returns 1<<k if c, else 0.
+func flag(k int, c bool) uint8 {
+	if c {
+		return 1 << k
+	}
+	return 0
+}
+
 // bestMask returns the mask with the lowest penalty, the lowest-numbered one
-// on a tie. It leaves the data modules unmasked.
+// on a tie. It leaves m unchanged.
 func (m *matrix) bestMask(level Level) int {
+	pat := m.maskPatterns()
+	masked := &matrix{size: m.size, dark: make([]bool, len(m.dark)), function: m.function}
+	scratch := make([]bool, len(m.dark))
 	best, bestScore := 0, -1
 	for k := 0; k < 8; k++ {
-		m.applyMask(k)
-		m.drawFormat(level, k)
-		if s := penalty(m.dark, m.size); bestScore < 0 || s < bestScore {
+		bit := uint8(1) << k
+		for i, d := range m.dark {
+			masked.dark[i] = d != (pat[i]&bit != 0)
+		}
+		masked.drawFormat(level, k) // only sets modules already marked function
+		if s := penalty(masked.dark, m.size, scratch); bestScore < 0 || s < bestScore {
 			best, bestScore = k, s
 		}
-		m.applyMask(k)
 	}
 	return best
 }
@@ -239,29 +274,34 @@ const (
 //     times its unit wide, the quiet zone counting as light;
 //   - N4: 10 for each full 5 % step by which the share of dark modules lies
 //     more than 5 % away from one half (45–55 % scores 0).
-func penalty(dark []bool, size int) int {
+//
+// scratch, of the same length as dark, is overwritten (it holds the
+// transposed symbol, so that columns are read like rows).
+func penalty(dark []bool, size int, scratch []bool) int {
+	for y := 0; y < size; y++ {
+		for x := 0; x < size; x++ {
+			scratch[x*size+y] = dark[y*size+x]
+		}
+	}
 	score := 0
 	runs := make([]int, 0, size+2) // reused for every line
 	for line := 0; line < 2*size; line++ {
+		var l []bool
+		if line < size {
+			l = dark[line*size : (line+1)*size] // a row
+		} else {
+			l = scratch[(line-size)*size : (line-size+1)*size] // a column
+		}
 		// Run lengths along the line.
 		runs = runs[:0]
-		first, prev, n := false, false, 0
-		for i := 0; i < size; i++ {
-			var d bool
-			if line < size {
-				d = dark[line*size+i] // row
-			} else {
-				d = dark[i*size+line-size] // column
-			}
-			switch {
-			case i == 0:
-				first, prev, n = d, d, 1
-			case d == prev:
+		first, prev, n := l[0], l[0], 0
+		for _, d := range l {
+			if d == prev {
 				n++
-			default:
-				runs = append(runs, n)
-				prev, n = d, 1
+				continue
 			}
+			runs = append(runs, n)
+			prev, n = d, 1
 		}
 		runs = append(runs, n)
 		// N1.

@@ -126,7 +126,7 @@ func TestGolden(t *testing.T) {
 			if c.Version() != g.version {
 				t.Fatalf("Encode chose version %d", c.Version())
 			}
-			if p, pq := penalty(c.modules, c.size), penalty(forced.modules, forced.size); p > pq {
+			if p, pq := score(c.modules, c.size), score(forced.modules, forced.size); p > pq {
 				t.Errorf("chose mask %d with penalty %d; qrencode's mask %d scores %d", c.Mask(), p, g.mask, pq)
 			}
 			if text, _, err := decode(c); err != nil || text != g.input {
@@ -371,13 +371,13 @@ func TestRoundTrip(t *testing.T) {
 		}
 		// Every mask gives a decodable symbol, and the chosen one scores
 		// no worse than any.
-		best := penalty(c.modules, c.size)
+		best := score(c.modules, c.size)
 		for k := 0; k < 8 && i%10 == 0; k++ {
 			f, _ := encode(text, l, k)
 			if got, _, err := decode(f); err != nil || got != text || f.Mask() != k {
 				t.Fatalf("%d mask %d: %q, %v", i, k, got, err)
 			}
-			if p := penalty(f.modules, f.size); p < best {
+			if p := score(f.modules, f.size); p < best {
 				t.Fatalf("%d: mask %d scores %d < chosen %d", i, k, p, best)
 			}
 		}
@@ -485,7 +485,7 @@ func TestPenaltyMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewSource(7))
 	check := func(name string, dark []bool, size int) {
 		t.Helper()
-		if p, n := penalty(dark, size), naivePenalty(dark, size); p != n {
+		if p, n := score(dark, size), naivePenalty(dark, size); p != n {
 			t.Fatalf("%s: penalty %d, naive %d", name, p, n)
 		}
 	}
@@ -508,6 +508,28 @@ func TestPenaltyMatchesNaive(t *testing.T) {
 		for k := 0; k < 8; k++ {
 			c, _ := encode(s, M, k)
 			check(s, c.modules, c.size)
+		}
+	}
+}
+
+// score is penalty with its own scratch buffer.
+func score(dark []bool, size int) int { return penalty(dark, size, make([]bool, len(dark))) }
+
+// TestMaskPatterns checks the eight-at-once mask computation against the
+// formulas of table 10 for every version's data modules.
+func TestMaskPatterns(t *testing.T) {
+	for ver := 1; ver <= 40; ver++ {
+		m := newMatrix(ver)
+		m.drawFunctionPatterns()
+		pat := m.maskPatterns()
+		for i, p := range pat {
+			x, y := i%m.size, i/m.size
+			for k := 0; k < 8; k++ {
+				want := !m.function[i] && maskBit(k, x, y)
+				if got := p>>k&1 != 0; got != want {
+					t.Fatalf("version %d (%d,%d) mask %d: %v, want %v", ver, x, y, k, got, want)
+				}
+			}
 		}
 	}
 }
