@@ -110,6 +110,20 @@
 // that cannot fit is refused with ErrGapFull. Eviction loses nothing
 // accepted: anti-entropy will offer evicted events again.
 //
+// # Memory
+//
+// A Log holds every accepted event for as long as it runs, each stored once
+// in a compact record (kind and signature flag, HLC, body, signature if the
+// event came with its own) in a per-feed byte arena, plus a 36-byte index
+// entry (id and record address); author, seq and prev are implied by the
+// feed and the previous id. Get, Range, Authenticated and All decode on
+// demand; the Body and Sig they return alias the arena, which is never
+// rewritten, so they stay valid (and must not be modified). Arena and index
+// grow in fixed-size chunks, so slack stays within one chunk per feed. A
+// typical signed field-set takes about 150 bytes of heap (see
+// BenchmarkLogMemory100k). One feed's arena is limited to 4 GiB; an event
+// beyond that is refused with ErrTooLarge.
+//
 // # Size limits
 //
 // Bodies are at most MaxBodySize (80) bytes (MaxGenesisBodySize for the
