@@ -656,6 +656,8 @@ func (lm *linkManager) maintain() {
 		})
 		if err != nil {
 			lm.n.log.Warn("announce", "err", err)
+		} else {
+			lm.n.log.Debug("announced so that link peers can reach this node")
 		}
 	}
 }
