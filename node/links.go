@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -147,6 +148,7 @@ type linkManager struct {
 	queue        []queuedMsg
 	downIfaces   []string
 	announceAt   time.Time // zero: no extra announce wanted
+	kicked       bool      // something changed: maintain at the next wake-up
 	lastAnnounce time.Time
 	dropped      uint64 // link messages dropped (queue full, no link, send error)
 	refused      uint64 // links closed because the other end is not a member
@@ -159,6 +161,14 @@ func newLinkManager(n *Node, rt *runtimeState) *linkManager {
 		prefix: string(n.announceAppData()[:len("meshlogd:")+2*len(tag)]),
 		peers:  map[rns.Hash]*linkPeer{}, links: map[rns.Hash]*linkConn{},
 	}
+}
+
+// kick asks for housekeeping (maintain) at the next wake-up.
+func (lm *linkManager) kick() {
+	lm.mu.Lock()
+	lm.kicked = true
+	lm.mu.Unlock()
+	lm.poke()
 }
 
 func (lm *linkManager) poke() {
@@ -185,14 +195,7 @@ func (rt *runtimeState) syncModeOf(name string) string {
 // to the GROUP destination, peer messages to their links. Called with n.mu
 // held.
 func (rt *runtimeState) dispatch(msgs []gossip.Message) {
-	split := len(msgs)
-	for i, m := range msgs {
-		if !m.To.IsBroadcast() {
-			split = i
-			break
-		}
-	}
-	if split == len(msgs) {
+	if !slices.ContainsFunc(msgs, func(m gossip.Message) bool { return !m.To.IsBroadcast() }) {
 		rt.broadcast(msgs)
 		return
 	}
@@ -233,7 +236,7 @@ func (lm *linkManager) interfaceUp() {
 		lm.announceAt = maxTime(now.Add(2*time.Second), lm.lastAnnounce.Add(reannounceGap))
 	}
 	lm.mu.Unlock()
-	lm.poke()
+	lm.kick()
 }
 
 // interfaceDown closes the links that ran over a vanished interface.
@@ -241,7 +244,7 @@ func (lm *linkManager) interfaceDown(name string) {
 	lm.mu.Lock()
 	lm.downIfaces = append(lm.downIfaces, name)
 	lm.mu.Unlock()
-	lm.poke()
+	lm.kick()
 }
 
 // onEvent handles one router event (from the event goroutine, no locks held).
@@ -315,7 +318,7 @@ func (lm *linkManager) onAnnounce(a transport.AnnounceEvent) {
 	if stale != (rns.Hash{}) {
 		lm.closeLink(stale)
 	}
-	lm.poke()
+	lm.kick()
 }
 
 // evictIdleLocked forgets the least recently announced peer without a
@@ -365,7 +368,7 @@ func (lm *linkManager) onEstablished(info transport.LinkInfo) {
 	lc.state, lc.since = lsIdentifying, now
 	lc.rtt, lc.mdu, lc.iface = info.RTT, info.MDU, info.Interface
 	lm.mu.Unlock()
-	lm.poke()
+	lm.kick()
 }
 
 func (lm *linkManager) onIdentified(linkID rns.Hash, id *rns.Identity) {
@@ -400,6 +403,11 @@ func (lm *linkManager) onIdentified(linkID rns.Hash, id *rns.Identity) {
 		}
 		p = &linkPeer{id: who}
 		lm.peers[who] = p
+	}
+	if p.dest == (rns.Hash{}) {
+		if d, err := rns.NewDestination(id, rns.Out, rns.Single, "meshlogd", "node"); err == nil {
+			p.dest = d.Hash()
+		}
 	}
 	lc.peer = p
 	lm.mu.Unlock()
@@ -522,7 +530,7 @@ func (lm *linkManager) onClosed(info transport.LinkInfo, reason transport.CloseR
 		lm.n.removeLinkPeer(gossip.PeerID(p.id))
 	}
 	lm.n.log.Info("link closed", "peer", p.id.String(), "link", info.ID.String(), "reason", reason.String())
-	lm.poke()
+	lm.kick()
 }
 
 // backoff is linkRetryMin·2^(failures-1), capped, with ±25 % jitter.
@@ -557,9 +565,16 @@ func (lm *linkManager) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-lm.wake:
+			lm.sendQueued()
+			lm.mu.Lock()
+			kicked := lm.kicked
+			lm.mu.Unlock()
+			if !kicked {
+				continue // only messages to send: housekeeping waits for the tick
+			}
 		case <-t.C:
+			lm.sendQueued()
 		}
-		lm.sendQueued()
 		lm.maintain()
 	}
 }
@@ -601,6 +616,7 @@ func (lm *linkManager) maintain() {
 	var announce bool
 
 	lm.mu.Lock()
+	lm.kicked = false
 	down := lm.downIfaces
 	lm.downIfaces = nil
 	for _, lc := range lm.links {
