@@ -411,3 +411,89 @@ func TestLinkPreference(t *testing.T) {
 		t.Error("a newer link from the same opener does not replace the old one")
 	}
 }
+
+// activate enforces the link peer bound and resolves two links to one peer
+// (without a network: closing an unknown link is a no-op for the router).
+func TestLinkActivateBoundAndDuplicates(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a")
+	newDataset(t, dir)
+	n, err := Open(Options{DataDir: dir, Config: fastConfig(t, dir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	rt := &runtimeState{ifaces: map[transport.Interface]*ifaceInfo{}, stack: transport.NewStack(transport.StackConfig{}), wake: make(chan struct{}, 1)}
+	lm := newLinkManager(n, rt)
+	self := n.Identity().Hash()
+	// Peer ids just above (or below) ours: self ± (i+1), big-endian.
+	peerID := func(i int, larger bool) rns.Hash {
+		h := self
+		for k := 0; k <= i; k++ {
+			for j := len(h) - 1; j >= 0; j-- {
+				if larger {
+					h[j]++
+					if h[j] != 0 {
+						break
+					}
+				} else {
+					h[j]--
+					if h[j] != 0xff {
+						break
+					}
+				}
+			}
+		}
+		return h
+	}
+	addLink := func(p *linkPeer, initiator bool, state linkState) *linkConn {
+		var id rns.Hash
+		if _, err := rand.Read(id[:]); err != nil {
+			t.Fatal(err)
+		}
+		lc := &linkConn{id: id, initiator: initiator, peer: p, state: state, mdu: 431}
+		lm.links[id] = lc
+		return lc
+	}
+	for i := range maxLinkPeers {
+		p := &linkPeer{id: peerID(i, true)}
+		lm.peers[p.id] = p
+		p.link = addLink(p, true, lsActive)
+	}
+	// One more peer identifies on an incoming link: refused, the bound holds.
+	extra := &linkPeer{id: peerID(100, true)}
+	lm.peers[extra.id] = extra
+	lc := addLink(extra, false, lsIdentifying)
+	lm.activate(lc.id)
+	if extra.link != nil || lm.links[lc.id] != nil || lm.linkedPeersLocked() != maxLinkPeers {
+		t.Fatalf("link beyond the bound kept: peer link %v, %d linked", extra.link, lm.linkedPeersLocked())
+	}
+
+	// A second link to a linked peer with a larger id: ours (the smaller
+	// opener's) stays, theirs is closed.
+	var big *linkPeer
+	for _, p := range lm.peers {
+		if p.link != nil {
+			big = p
+			break
+		}
+	}
+	ours := big.link
+	theirs := addLink(big, false, lsIdentifying)
+	lm.activate(theirs.id)
+	if big.link != ours || lm.links[theirs.id] != nil {
+		t.Fatalf("duplicate link to a larger peer: kept %v, want our own", big.link)
+	}
+
+	// With a smaller peer, its link wins over ours and becomes the channel.
+	delete(lm.peers, big.id)
+	delete(lm.links, ours.id)
+	small := &linkPeer{id: peerID(7, false)}
+	lm.peers[small.id] = small
+	mine := addLink(small, true, lsActive)
+	small.link = mine
+	its := addLink(small, false, lsIdentifying)
+	lm.activate(its.id)
+	if small.link != its || its.state != lsActive || lm.links[mine.id] != nil {
+		t.Fatalf("duplicate link to a smaller peer: kept %+v, want the peer's", small.link)
+	}
+}
