@@ -20,8 +20,8 @@
 //     7, version information (BCH(18,6));
 //   - all eight data masks, choosing the one with the lowest penalty under
 //     the four rules of the standard (N1 runs, N2 2×2 blocks, N3 1:1:3:1:1
-//     finder-like patterns next to four light modules, with the quiet zone
-//     counting as light, N4 dark proportion).
+//     finder-like patterns next to four light modules, once per pattern,
+//     with the quiet zone counting as light, N4 dark proportion).
 //
 // Mixed-mode segmentation, ECI, Kanji mode, Micro QR and structured append
 // are not implemented.
@@ -29,7 +29,7 @@
 // Encode returns a Code, whose modules are read with Black; WriteTerminal
 // draws it with a quiet zone, two module rows per text line.
 //
-// The encoder was checked module for module against libqrencode 4.1.1 and by
-// decoding its output with zbar (see the golden files in testdata/golden and
-// the comments in qr_test.go).
+// The encoder was checked module for module against libqrencode 4.1.1,
+// mask choice included, and by decoding its output with zbar (see the
+// golden files in testdata/golden and the comments in qr_test.go).
 package qr

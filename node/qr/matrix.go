@@ -270,8 +270,10 @@ const (
 //   - N2: each 2×2 block of one colour scores 3 (an m×n block thus scores
 //     3·(m−1)·(n−1));
 //   - N3: each 1:1:3:1:1 dark:light:dark:light:dark pattern in a row or
-//     column scores 40 for each side on which it has light modules four
-//     times its unit wide, the quiet zone counting as light;
+//     column (of any unit width u) that is preceded or followed by at
+//     least 4u light modules scores 40, once even if both sides qualify
+//     (table 11 scores the "existence of the pattern"); the quiet zone
+//     counts as light;
 //   - N4: 10 for each full 5 % step by which the share of dark modules lies
 //     more than 5 % away from one half (45–55 % scores 0).
 //
@@ -330,10 +332,7 @@ func penalty(dark []bool, size int, scratch []bool) int {
 			if runs[i] != 3*u || runs[i-2] != u || runs[i+1] != u || runs[i+2] != u {
 				continue
 			}
-			if runs[i-3] >= 4*u {
-				score += penaltyN3
-			}
-			if runs[i+3] >= 4*u {
+			if runs[i-3] >= 4*u || runs[i+3] >= 4*u {
 				score += penaltyN3
 			}
 		}
