@@ -68,17 +68,19 @@ const (
 	linkPeerExpiry = 2*AnnounceInterval + 30*time.Minute
 	// linkQueueMax bounds messages waiting for the link goroutine.
 	linkQueueMax = 256
-	// reannounceGap: an interface coming up triggers an announce (so that
-	// peers on it can open links), at most this often.
-	reannounceGap = time.Minute
+	// reannounceGap: a tcp_client uplink (re)connecting triggers an
+	// announce (so that peers behind it can open links), at most this often
+	// (the announce goes out on every interface, radios included).
+	reannounceGap = 10 * time.Minute
 	// linkTickInterval is the link goroutine's housekeeping period.
 	linkTickInterval = time.Second
 	// linkRenewAge: a new announce from a peer replaces a link at least
 	// this old (a younger one was opened in answer to that announce).
 	linkRenewAge = 10 * time.Second
 	// answerQuiet: a new announce from a link peer with a smaller identity
-	// hash is answered with our own announce, at most this often.
-	answerQuiet = 30 * time.Second
+	// hash is answered with our own announce, at most this often (an
+	// announce costs about a second of LoRa airtime).
+	answerQuiet = 5 * time.Minute
 	// answerDelay: the wait before such an answer.
 	answerDelay = time.Second
 )
@@ -226,9 +228,9 @@ func (lm *linkManager) enqueue(m gossip.Message) {
 	lm.queue = append(lm.queue, queuedMsg{link: p.link.id, peer: p, payload: m.Payload})
 }
 
-// interfaceUp asks for an announce on a new interface (a reconnected
-// uplink), so that dataset peers behind it can reach this node.
-func (lm *linkManager) interfaceUp() {
+// uplinkUp asks for an announce when a tcp_client uplink (re)connects, so
+// that dataset peers behind it can reach this node.
+func (lm *linkManager) uplinkUp() {
 	now := lm.n.clock.now()
 	lm.mu.Lock()
 	// announceLoop announces shortly after start anyway.
@@ -678,6 +680,9 @@ func (lm *linkManager) maintain() {
 	}
 }
 
+// errNoPath: a link was due but the router has no live path to the peer.
+var errNoPath = errors.New("no path to the peer (path requested)")
+
 type peerLink struct{ peer, link rns.Hash }
 
 func (lm *linkManager) activePeerIDs() []peerLink {
@@ -696,6 +701,14 @@ func (lm *linkManager) activePeerIDs() []peerLink {
 // inside Stack.Do so that its establishment event always finds it.
 func (lm *linkManager) open(id, dest rns.Hash, now time.Time) {
 	err := lm.rt.stack.Do(func(r *transport.Router, at time.Time) error {
+		if _, ok := r.Path(dest, at); !ok {
+			// A link request without a path is not forwarded by transport
+			// nodes: ask for the path, open on the next attempt.
+			if err := r.RequestPath(dest, at); err != nil {
+				return err
+			}
+			return errNoPath
+		}
 		linkID, err := r.OpenLink(dest, at)
 		if err != nil {
 			return err

@@ -245,7 +245,9 @@ func (s *interceptSink) InterfaceUp(ifc transport.Interface) {
 	rt.mu.Unlock()
 	s.next.InterfaceUp(ifc)
 	rt.poke() // a new neighbour: let the engine speak soon
-	rt.links.interfaceUp()
+	if s.p.typ == config.TypeTCPClient {
+		rt.links.uplinkUp() // a reconnected uplink: let peers behind it find us
+	}
 }
 
 func (s *interceptSink) InterfaceDown(ifc transport.Interface) {
