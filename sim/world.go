@@ -151,7 +151,7 @@ func newWorld(sc *scenario.Scenario, seed uint64, proto protocol) (*world, error
 	founderKey := streamBytes(seed, "group-key", 64)
 	for i, sn := range sc.Nodes {
 		if sn.Radio == "sx127x" {
-			return nil, fmt.Errorf("sim: node %s: radio \"sx127x\" is not supported yet (the emulated SX127x chip, sx127x/sx127xtest, has not landed)", sn.Name)
+			return nil, fmt.Errorf("sim: node %s: radio \"sx127x\" is not supported yet: running the real sx127x driver against the emulated chip (sx127x/sx127xtest) on virtual time is not implemented; use \"sim\"", sn.Name)
 		}
 		id, err := rns.FromPrivateKey(streamBytes(seed, "identity", 64, i))
 		if err != nil {
