@@ -57,7 +57,9 @@ type baselineProto struct {
 	index map[string]int // author hex → node index
 }
 
-func (p *baselineProto) name() string { return "baseline" }
+func (p *baselineProto) name() string {
+	return "baseline: the prototype's protocol (JSON events, full frontier to every neighbour each round, per-peer pushes)"
+}
 
 // classify: the prototype had no priorities; its messages share one FIFO
 // under the duty-cycle budget.

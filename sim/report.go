@@ -303,7 +303,7 @@ func (r *Report) WriteText(out io.Writer) error {
 	writeResult(&b, &r.Figures, d)
 	if r.Baseline != nil {
 		bd := r.BaselineDetail
-		fmt.Fprintf(&b, "\nBaseline: %s\n", bd.Protocol)
+		fmt.Fprintf(&b, "\n%s\n", bd.Protocol)
 		writeResult(&b, r.Baseline, bd)
 		fmt.Fprintf(&b, "\nReal stack vs baseline\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -328,7 +328,12 @@ func (r *Report) WriteText(out io.Writer) error {
 		fmt.Fprintf(tw, "collisions\t%d\t%d\t\t\n", r.Collisions, r.Baseline.Collisions)
 		tw.Flush()
 	}
-	_, err := out.Write(b.Bytes())
+	// tabwriter pads empty last cells: drop trailing blanks.
+	lines := strings.Split(b.String(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	_, err := io.WriteString(out, strings.Join(lines, "\n"))
 	return err
 }
 

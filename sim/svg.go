@@ -75,7 +75,18 @@ func drawPanel(b *bytes.Buffer, d *Detail, f *Figures, top int) int {
 		for _, g := range p.Groups {
 			gs = append(gs, "["+strings.Join(g, " ")+"]")
 		}
-		fmt.Fprintf(b, `<text x="%.1f" y="%d" fill="#b5651d">%s</text>`+"\n", x1+3, y0-4-12*(i%2), esc("partition "+strings.Join(gs, "")))
+		label := "partition " + strings.Join(gs, "")
+		// Keep the label inside its band (about 6 px per character).
+		if maxChars := int((x2 - x1 - 6) / 6); len(label) > maxChars {
+			if maxChars < 12 {
+				label = ""
+			} else {
+				label = label[:maxChars-1] + "…"
+			}
+		}
+		if label != "" {
+			fmt.Fprintf(b, `<text x="%.1f" y="%d" fill="#b5651d">%s</text>`+"\n", x1+3, y0-4-12*(i%2), esc(label))
+		}
 	}
 	// Phases: ticks on top.
 	for i, p := range d.Phases {
