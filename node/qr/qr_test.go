@@ -321,7 +321,10 @@ func TestModeAndVersionChoice(t *testing.T) {
 			at, _ := Encode(strings.Repeat("A", n), l)
 			over, _ := Encode(strings.Repeat("A", n+1), l)
 			if at == nil || at.Version() != ver {
-				t.Errorf("%s: %d alphanumeric characters not in version %d", l, n, ver)
+				t.Fatalf("%s: %d alphanumeric characters not in version %d", l, n, ver)
+			}
+			if text, _, err := decode(at); err != nil || len(text) != n {
+				t.Errorf("%s version %d full: decoded %d characters, %v", l, ver, len(text), err)
 			}
 			if ver < 40 && (over == nil || over.Version() != ver+1) {
 				t.Errorf("%s: %d characters not in version %d", l, n+1, ver+1)
