@@ -175,7 +175,7 @@
 // DefaultPayloadLimit = 175 bytes: a GROUP packet's plaintext that fits one
 // 255-byte LoRa frame (RNode header byte, 19-byte Reticulum header, 48-byte
 // token overhead, PKCS7 padding). A beacon is 15-17 bytes; a frontier chunk
-// holds 7 authors at 175 bytes (19 at 431); a slice of typical field-set
+// holds 7-8 authors at 175 bytes (18-20 at 431); a slice of typical field-set
 // events (20-byte values) carries 3 events at 175 bytes and 9 at 431.
 // Defaults: Trickle Imin 8 s, Imax = Imin·2^9 ≈ 68 min, k = 1; hold-back
 // 1.5 s; TxSpacing 1 s; Quiet 4 s (≥ 4·TxSpacing); FrontierGap 10 s;
