@@ -16,7 +16,8 @@ type TerminalOptions struct {
 	// where the blocks are the lighter colour. Without it the blocks are
 	// the dark modules, for dark text on a light background (or paper).
 	Invert bool
-	// QuietZone is the border width in modules; 0 means the standard 4.
+	// QuietZone is the border width in modules; 0 or less means the
+	// standard 4.
 	// A smaller border saves width but some readers then fail.
 	QuietZone int
 }
