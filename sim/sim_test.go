@@ -289,3 +289,28 @@ func TestSVGWellFormed(t *testing.T) {
 		t.Fatalf("only %d rects", rects)
 	}
 }
+
+// A link whose loss is raised to 100 % carries nothing more: a later write
+// cannot cross it, and a scenario that says so still passes.
+func TestLinkLossChange(t *testing.T) {
+	src := `{"seed":2,"radio":{"sf":7,"duty_cycle":0.1},"nodes":[{"name":"a","pos":[0,0]},{"name":"b","pos":[1,0]}],
+		"links":[{"a":"a","b":"b","loss":0}],
+		"script":[{"at":"1m","node":"a","create":{"record":"before","type":"t"}},
+		          {"at":"10m","label":"cut","link":{"a":"a","b":"b","loss":1}},
+		          {"at":"11m","node":"a","create":{"record":"after","type":"t"}}],
+		"until":"1h","expect_convergence":false}`
+	sc := mustParse(t, src)
+	r, err := Run(sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Converged || !r.OK() {
+		t.Fatalf("converged %v, OK %v", r.Converged, r.OK())
+	}
+	if r.Detail.NodeStats[1].Events != 1 || r.Detail.NodeStats[0].Events != 2 {
+		t.Fatalf("events a=%d b=%d, want 2 and 1", r.Detail.NodeStats[0].Events, r.Detail.NodeStats[1].Events)
+	}
+	if len(r.Detail.Phases) != 1 || r.Detail.Phases[0].Label != "cut" {
+		t.Fatalf("phases %+v", r.Detail.Phases)
+	}
+}
