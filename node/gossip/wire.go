@@ -69,12 +69,23 @@ type Tag [TagSize]byte
 // Errors returned when decoding sync messages. They are wrapped in a
 // *DecodeError; test with errors.Is.
 var (
-	ErrTruncated    = errors.New("gossip: message truncated")
-	ErrTooLarge     = errors.New("gossip: message larger than the payload limit")
-	ErrUnknownKind  = errors.New("gossip: unknown message kind")
-	ErrMalformed    = errors.New("gossip: malformed message")
+	// ErrTruncated means the message ended inside a value.
+	ErrTruncated = errors.New("gossip: message truncated")
+	// ErrTooLarge means the message exceeds the payload limit.
+	ErrTooLarge = errors.New("gossip: message larger than the payload limit")
+	// ErrUnknownKind means the first byte is not a known kind of this
+	// protocol version.
+	ErrUnknownKind = errors.New("gossip: unknown message kind")
+	// ErrMalformed means a value has the wrong type or violates a rule
+	// (zero seq, reversed range, unsorted authors, unknown flags, …).
+	ErrMalformed = errors.New("gossip: malformed message")
+	// ErrNonCanonical means the message decodes but is not the shortest
+	// encoding of what it means.
 	ErrNonCanonical = errors.New("gossip: non-canonical encoding")
-	ErrTrailing     = errors.New("gossip: trailing bytes after message")
+	// ErrTrailing means bytes follow a complete message (or a slice's
+	// run).
+	ErrTrailing = errors.New("gossip: trailing bytes after message")
+	// ErrOtherDataset means the message carries another dataset's tag.
 	ErrOtherDataset = errors.New("gossip: message for another dataset")
 )
 
