@@ -286,7 +286,15 @@ func (n *Node) engineConfig() gossip.Config {
 	if ratio := s.BeaconMax / s.BeaconMin; ratio > 1 {
 		doublings = bits.Len64(uint64(ratio)) - 1
 	}
+	radios := false
+	for _, ifc := range n.cfg.Interfaces {
+		radios = radios || (ifc.Enabled && ifc.IsRadio())
+	}
 	return gossip.Config{
+		// With radios, pace data messages by what really went on air (see
+		// runtimeState.broadcast): suppression then works on what
+		// neighbours heard, and queues never fill with stale slices.
+		AwaitSent:        radios,
 		Identity:         n.id,
 		Rand:             n.randUint64,
 		TrickleIminMs:    imin,

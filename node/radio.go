@@ -75,9 +75,11 @@ func (p *radioPort) Bitrate() int64 {
 
 // Send implements transport.Interface for Reticulum traffic other than the
 // dataset's sync messages (announces, path requests, links).
-func (p *radioPort) Send(raw []byte) error { return p.enqueue(raw, airtime.Control) }
+func (p *radioPort) Send(raw []byte) error { return p.enqueue(raw, airtime.Control, nil) }
 
-func (p *radioPort) enqueue(raw []byte, prio airtime.Priority) error {
+// enqueue queues a packet for transmission; sent, if not nil, learns when
+// this copy went on air or was dropped.
+func (p *radioPort) enqueue(raw []byte, prio airtime.Priority, sent *sentTracker) error {
 	if len(raw) > rns.MTU {
 		return transport.ErrTooLarge
 	}
@@ -93,10 +95,15 @@ func (p *radioPort) enqueue(raw []byte, prio airtime.Priority) error {
 	if prio == airtime.Beacon {
 		f.Expires = now.Add(beaconTTL)
 	}
+	if sent != nil {
+		sent.add()
+		f.OnDrop, f.OnSent = sent.done, sent.done
+	}
 	p.mu.Lock()
 	err := p.sched.Enqueue(f)
 	p.mu.Unlock()
 	if err != nil {
+		sent.done()
 		return err
 	}
 	select {
@@ -164,7 +171,11 @@ func (p *radioPort) transmitLoop(ctx context.Context) {
 		f, ok, retry := p.sched.Next(p.n.clock.now())
 		p.mu.Unlock()
 		if ok {
-			if err := p.radio.Send(ctx, f.Payload); err != nil {
+			err := p.radio.Send(ctx, f.Payload)
+			if f.OnSent != nil {
+				f.OnSent() // on air, or failed for good: either way the engine may go on
+			}
+			if err != nil {
 				if ctx.Err() != nil {
 					return
 				}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meshlogd/meshlogd/hal"
@@ -33,6 +34,7 @@ type runtimeState struct {
 	stack  *transport.Stack
 	links  *linkManager
 	wake   chan struct{}
+	sent   chan sentNote // messages that went on air (gossip AwaitSent)
 
 	mu     sync.Mutex
 	ifaces map[transport.Interface]*ifaceInfo // up interfaces
@@ -66,6 +68,7 @@ func (n *Node) Run(ctx context.Context) error {
 	defer cancel()
 	rt := &runtimeState{
 		wake:   make(chan struct{}, 1),
+		sent:   make(chan sentNote, 1024),
 		ifaces: map[transport.Interface]*ifaceInfo{},
 		peers:  map[rns.Hash]*PeerStatus{},
 		signal: map[rns.Hash]signal{},
@@ -298,25 +301,39 @@ func (n *Node) step(payload []byte) {
 // broadcast sends the engine's broadcast messages on every up interface
 // whose sync mode includes GROUP: radios through their airtime schedulers,
 // TCP directly. Called with n.mu held.
+//
+// With gossip's AwaitSent (enabled when the node has radios), the engine
+// keeps at most one data message per channel in the transmit queues and
+// paces the next one after the previous went on air: the message is
+// reported sent (rt.sent, handled by the tick loop) once every radio copy
+// has been transmitted or dropped by its scheduler, or at once when no
+// radio carries it.
 func (rt *runtimeState) broadcast(msgs []gossip.Message) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	for _, m := range msgs {
 		if !m.To.IsBroadcast() {
-			continue // peer messages go to links (dispatch)
+			rt.noteSent(m) // peer messages go to links (dispatch), which send at once
+			continue
 		}
 		raw, err := rt.group.Wrap(m.Payload)
 		if err != nil {
+			rt.noteSent(m)
 			continue
 		}
 		prio := priorityOf(m.Payload)
+		var pending *sentTracker
+		if prio != airtime.Beacon {
+			pending = &sentTracker{rt: rt, m: m}
+			pending.left.Add(1) // held until every copy is queued
+		}
 		for ifc, info := range rt.ifaces {
 			if info.sync == config.SyncLinks {
 				continue
 			}
 			var err error
 			if info.radio != nil {
-				err = info.radio.enqueue(raw, prio)
+				err = info.radio.enqueue(raw, prio, pending)
 			} else {
 				err = ifc.Send(raw)
 			}
@@ -326,6 +343,41 @@ func (rt *runtimeState) broadcast(msgs []gossip.Message) {
 				info.sent++
 			}
 		}
+		pending.done()
+	}
+}
+
+// sentNote says that a message went on air (or will not).
+type sentNote struct {
+	m  gossip.Message
+	at time.Time
+}
+
+// sentTracker counts the radio copies of one message still queued.
+type sentTracker struct {
+	rt   *runtimeState
+	m    gossip.Message
+	left atomic.Int32
+}
+
+func (t *sentTracker) add() {
+	if t != nil {
+		t.left.Add(1)
+	}
+}
+
+// done marks one copy transmitted or dropped; the last one reports the
+// message sent. It never blocks: it may run inside a scheduler call.
+func (t *sentTracker) done() {
+	if t != nil && t.left.Add(-1) == 0 {
+		t.rt.noteSent(t.m)
+	}
+}
+
+func (rt *runtimeState) noteSent(m gossip.Message) {
+	select {
+	case rt.sent <- sentNote{m: m, at: time.Now()}:
+	default: // the engine falls back on its AwaitSent timeout
 	}
 }
 
@@ -347,11 +399,14 @@ func (n *Node) tickLoop(ctx context.Context, rt *runtimeState) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
+		var sent []sentNote
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-rt.wake:
+		case s := <-rt.sent:
+			sent = append(sent, s)
 		}
 		n.mu.Lock()
 		if n.fatal != nil {
@@ -359,6 +414,18 @@ func (n *Node) tickLoop(ctx context.Context, rt *runtimeState) {
 			return
 		}
 		now := n.nowMs()
+	drain:
+		for {
+			select {
+			case s := <-rt.sent:
+				sent = append(sent, s)
+			default:
+				break drain
+			}
+		}
+		for _, s := range sent {
+			n.eng.Sent(s.m, now)
+		}
 		n.eng.Tick(now)
 		if err := n.flushLocked(); err != nil {
 			n.log.Warn("flush", "err", err)

@@ -207,6 +207,14 @@ type Frame struct {
 	// Expires, if non-zero, drops the frame unsent after this time (e.g. a
 	// beacon that is stale once newer state exists).
 	Expires time.Time
+	// OnDrop, if set, is called when the scheduler discards the frame
+	// unsent (queue full, expired, longer than the budget). It is called
+	// from inside Enqueue or Next and must not block or call back into the
+	// scheduler.
+	OnDrop func()
+	// OnSent is carried for the transmitter, which calls it once the frame
+	// has gone on air (the scheduler never calls it).
+	OnSent func()
 
 	seq uint64
 }
@@ -256,8 +264,9 @@ func (s *Scheduler) Enqueue(f Frame) error {
 				worst = i
 			}
 		}
-		heap.Remove(&s.q, worst)
+		dropped := heap.Remove(&s.q, worst).(Frame)
 		s.dropped++
+		dropped.drop()
 	}
 	return nil
 }
@@ -274,7 +283,7 @@ func (s *Scheduler) Next(now time.Time) (f Frame, ok bool, retry time.Time) {
 		head := s.q[0]
 		at, err := s.budget.NextAllowed(now, head.Airtime, shareOf[head.Priority])
 		if err != nil {
-			heap.Pop(&s.q)
+			heap.Pop(&s.q).(Frame).drop()
 			s.dropped++
 			continue
 		}
@@ -291,12 +300,18 @@ func (s *Scheduler) Next(now time.Time) (f Frame, ok bool, retry time.Time) {
 func (s *Scheduler) expire(now time.Time) {
 	for i := 0; i < len(s.q); {
 		if !s.q[i].Expires.IsZero() && now.After(s.q[i].Expires) {
-			heap.Remove(&s.q, i)
+			heap.Remove(&s.q, i).(Frame).drop()
 			s.expired++
 			i = 0
 			continue
 		}
 		i++
+	}
+}
+
+func (f Frame) drop() {
+	if f.OnDrop != nil {
+		f.OnDrop()
 	}
 }
 

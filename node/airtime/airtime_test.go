@@ -107,9 +107,11 @@ func TestNextAllowedWaitsForWindow(t *testing.T) {
 func TestQueueBoundAndExpiry(t *testing.T) {
 	b, _ := NewBudget(1, time.Hour)
 	s := NewScheduler(b, 3)
-	_ = s.Enqueue(Frame{Airtime: time.Millisecond, Priority: Beacon, Payload: []byte("b1")})
-	_ = s.Enqueue(Frame{Airtime: time.Millisecond, Priority: Data, Payload: []byte("d1")})
-	_ = s.Enqueue(Frame{Airtime: time.Millisecond, Priority: Control, Payload: []byte("c1"), Expires: t0.Add(time.Second)})
+	var drops []string
+	onDrop := func(name string) func() { return func() { drops = append(drops, name) } }
+	_ = s.Enqueue(Frame{Airtime: time.Millisecond, Priority: Beacon, Payload: []byte("b1"), OnDrop: onDrop("b1")})
+	_ = s.Enqueue(Frame{Airtime: time.Millisecond, Priority: Data, Payload: []byte("d1"), OnDrop: onDrop("d1")})
+	_ = s.Enqueue(Frame{Airtime: time.Millisecond, Priority: Control, Payload: []byte("c1"), Expires: t0.Add(time.Second), OnDrop: onDrop("c1")})
 	_ = s.Enqueue(Frame{Airtime: time.Millisecond, Priority: Data, Payload: []byte("d2")})
 	if full, _ := s.Dropped(); full != 1 || s.Len() != 3 {
 		t.Fatalf("dropped %d, len %d", full, s.Len())
@@ -127,6 +129,9 @@ func TestQueueBoundAndExpiry(t *testing.T) {
 	}
 	if _, exp := s.Dropped(); exp != 1 {
 		t.Fatalf("expired %d", exp)
+	}
+	if len(drops) != 2 || drops[0] != "b1" || drops[1] != "c1" {
+		t.Fatalf("OnDrop calls %v, want [b1 c1]", drops)
 	}
 }
 
