@@ -72,6 +72,8 @@ const (
 	// announce (so that peers behind it can open links), at most this often
 	// (the announce goes out on every interface, radios included).
 	reannounceGap = 10 * time.Minute
+	// pathWait: after a path request, the wait before opening the link.
+	pathWait = 3 * time.Second
 	// linkTickInterval is the link goroutine's housekeeping period.
 	linkTickInterval = time.Second
 	// linkRenewAge: a new announce from a peer replaces a link at least
@@ -111,6 +113,7 @@ type linkPeer struct {
 	link      *linkConn
 	failures  int
 	retryAt   time.Time // earliest next attempt (zero: now)
+	needPath  bool      // request the path before the next attempt
 	lastErr   string
 
 	sentMsgs, recvMsgs uint64
@@ -144,16 +147,17 @@ type linkManager struct {
 	wake   chan struct{}
 	start  time.Time
 
-	mu           sync.Mutex
-	peers        map[rns.Hash]*linkPeer // by identity hash
-	links        map[rns.Hash]*linkConn // by link id
-	queue        []queuedMsg
-	downIfaces   []string
-	announceAt   time.Time // zero: no extra announce wanted
-	kicked       bool      // something changed: maintain at the next wake-up
-	lastAnnounce time.Time
-	dropped      uint64 // link messages dropped (queue full, no link, send error)
-	refused      uint64 // links closed because the other end is not a member
+	mu         sync.Mutex
+	peers      map[rns.Hash]*linkPeer // by identity hash
+	links      map[rns.Hash]*linkConn // by link id
+	queue      []queuedMsg
+	downIfaces []string
+	announceAt time.Time // zero: no extra announce wanted
+	kicked     bool      // something changed: maintain at the next wake-up
+	lastAnswer time.Time // when an answer announce was last scheduled
+	lastUplink time.Time // when an uplink announce was last scheduled
+	dropped    uint64    // link messages dropped (queue full, no link, send error)
+	refused    uint64    // links closed because the other end is not a member
 }
 
 func newLinkManager(n *Node, rt *runtimeState) *linkManager {
@@ -234,11 +238,30 @@ func (lm *linkManager) uplinkUp() {
 	now := lm.n.clock.now()
 	lm.mu.Lock()
 	// announceLoop announces shortly after start anyway.
-	if now.Sub(lm.start) > 5*time.Second && lm.announceAt.IsZero() {
-		lm.announceAt = maxTime(now.Add(2*time.Second), lm.lastAnnounce.Add(reannounceGap))
+	if now.Sub(lm.start) > 5*time.Second && (lm.lastUplink.IsZero() || now.Sub(lm.lastUplink) >= reannounceGap) {
+		lm.lastUplink = now
+		lm.scheduleAnnounceLocked(now.Add(2 * time.Second))
+	}
+	// The transport node behind the uplink may have restarted and lost its
+	// paths: peers without a link get a fresh path and an attempt soon.
+	for _, p := range lm.peers {
+		if !p.eligible {
+			continue
+		}
+		p.needPath = true
+		if p.link == nil {
+			p.failures, p.retryAt = 0, now.Add(2*time.Second)
+		}
 	}
 	lm.mu.Unlock()
 	lm.kick()
+}
+
+// scheduleAnnounceLocked asks for an announce at (or before) at.
+func (lm *linkManager) scheduleAnnounceLocked(at time.Time) {
+	if lm.announceAt.IsZero() || at.Before(lm.announceAt) {
+		lm.announceAt = at
+	}
 }
 
 // interfaceDown closes the links that ran over a vanished interface.
@@ -310,11 +333,12 @@ func (lm *linkManager) onAnnounce(a transport.AnnounceEvent) {
 	}
 	p.eligible = eligible
 	if eligible && a.PathUpdated && bytes.Compare(id[:], lm.self[:]) < 0 &&
-		now.Sub(lm.lastAnnounce) >= answerQuiet && lm.announceAt.IsZero() {
+		(lm.lastAnswer.IsZero() || now.Sub(lm.lastAnswer) >= answerQuiet) {
 		// The peer is the one to open the link, and it may not know our
 		// destination (it just started): answer with our announce. Only
 		// the larger identity answers, so answers are never answered.
-		lm.announceAt = now.Add(answerDelay)
+		lm.lastAnswer = now
+		lm.scheduleAnnounceLocked(now.Add(answerDelay))
 	}
 	lm.mu.Unlock()
 	if stale != (rns.Hash{}) {
@@ -429,7 +453,9 @@ func (lm *linkManager) activate(linkID rns.Hash) {
 	}
 	p := lc.peer
 	if old := p.link; old != nil && old != lc {
-		if lm.preferLocked(old, lc) == old {
+		// An established link beats one still being set up; of two
+		// established ones, both ends keep the same.
+		if old.state == lsActive && lm.preferLocked(old, lc) == old {
 			lm.mu.Unlock()
 			lm.closeLink(linkID)
 			return
@@ -516,6 +542,9 @@ func (lm *linkManager) onClosed(info transport.LinkInfo, reason transport.CloseR
 	}
 	p.link = nil
 	wasActive := lc.state == lsActive
+	if lc.state == lsOpening {
+		p.needPath = true // the request went nowhere: the path may be stale
+	}
 	switch {
 	case lc.renew:
 		p.failures, p.retryAt = 0, now
@@ -648,7 +677,7 @@ func (lm *linkManager) maintain() {
 	}
 	if !lm.announceAt.IsZero() && !now.Before(lm.announceAt) {
 		announce = true
-		lm.announceAt, lm.lastAnnounce = time.Time{}, now
+		lm.announceAt = time.Time{}
 	}
 	lm.mu.Unlock()
 
@@ -680,8 +709,12 @@ func (lm *linkManager) maintain() {
 	}
 }
 
-// errNoPath: a link was due but the router has no live path to the peer.
-var errNoPath = errors.New("no path to the peer (path requested)")
+// errNoPath: a link was due but the router has no live path to the peer;
+// errPathRefresh: the path is being refreshed before the next attempt.
+var (
+	errNoPath      = errors.New("no path to the peer (path requested)")
+	errPathRefresh = errors.New("refreshing the path to the peer")
+)
 
 type peerLink struct{ peer, link rns.Hash }
 
@@ -700,12 +733,23 @@ func (lm *linkManager) activePeerIDs() []peerLink {
 // open sends a link request to a peer's destination. The link is recorded
 // inside Stack.Do so that its establishment event always finds it.
 func (lm *linkManager) open(id, dest rns.Hash, now time.Time) {
+	refresh := false
 	err := lm.rt.stack.Do(func(r *transport.Router, at time.Time) error {
-		if _, ok := r.Path(dest, at); !ok {
+		lm.mu.Lock()
+		if p := lm.peers[id]; p != nil {
+			refresh, p.needPath = p.needPath, false
+		}
+		lm.mu.Unlock()
+		if _, ok := r.Path(dest, at); !ok || refresh {
 			// A link request without a path is not forwarded by transport
-			// nodes: ask for the path, open on the next attempt.
+			// nodes, nor one along a path a transport node forgot (it
+			// restarted; our last request timed out): ask for the path,
+			// open on the next attempt.
 			if err := r.RequestPath(dest, at); err != nil {
 				return err
+			}
+			if refresh {
+				return errPathRefresh
 			}
 			return errNoPath
 		}
@@ -727,9 +771,13 @@ func (lm *linkManager) open(id, dest rns.Hash, now time.Time) {
 	if err != nil {
 		lm.mu.Lock()
 		if p := lm.peers[id]; p != nil && p.link == nil {
-			p.failures++
-			p.retryAt = now.Add(lm.backoff(p.failures))
-			p.lastErr = err.Error()
+			if errors.Is(err, errPathRefresh) {
+				p.retryAt = now.Add(pathWait) // a failure was counted already
+			} else {
+				p.failures++
+				p.retryAt = now.Add(lm.backoff(p.failures))
+				p.lastErr = err.Error()
+			}
 		}
 		lm.mu.Unlock()
 		lm.n.log.Debug("opening link", "peer", id.String(), "err", err)
@@ -844,11 +892,4 @@ func (n *Node) stepPeer(from gossip.PeerID, payload []byte) {
 	if n.runtime != nil {
 		n.runtime.poke()
 	}
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }

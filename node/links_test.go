@@ -484,6 +484,22 @@ func TestLinkActivateBoundAndDuplicates(t *testing.T) {
 		t.Fatalf("duplicate link to a larger peer: kept %v, want our own", big.link)
 	}
 
+	// Our link to a larger peer still opening (its path may be broken)
+	// gives way to the peer's established one.
+	pending := &linkPeer{id: peerID(50, true)}
+	lm.peers[pending.id] = pending
+	delete(lm.peers, big.id)
+	delete(lm.links, ours.id)
+	opening := addLink(pending, true, lsOpening)
+	pending.link = opening
+	incoming := addLink(pending, false, lsIdentifying)
+	lm.activate(incoming.id)
+	if pending.link != incoming || incoming.state != lsActive || lm.links[opening.id] != nil {
+		t.Fatalf("an opening link beat an established one: kept %+v", pending.link)
+	}
+	big = pending
+	ours = incoming
+
 	// With a smaller peer, its link wins over ours and becomes the channel.
 	delete(lm.peers, big.id)
 	delete(lm.links, ours.id)
