@@ -394,6 +394,11 @@ func (lm *linkManager) onEstablished(info transport.LinkInfo) {
 	lc.state, lc.since = lsIdentifying, now
 	lc.rtt, lc.mdu, lc.iface = info.RTT, info.MDU, info.Interface
 	lm.mu.Unlock()
+	if info.RemoteIdentity != nil {
+		// LINKIDENTIFY overtook the initiator's RTT packet: the router
+		// reported it before the link was established.
+		lm.onIdentified(info.ID, info.RemoteIdentity)
+	}
 	lm.kick()
 }
 
