@@ -302,6 +302,9 @@ func (lm *linkManager) onAnnounce(a transport.AnnounceEvent) {
 	if !isDatasetAnnounce(a.AppData, lm.prefix) {
 		return
 	}
+	if d, err := rns.NewDestination(a.Identity, rns.Out, rns.Single, "meshlogd", "node"); err != nil || d.Hash() != a.Destination {
+		return // not a meshlogd.node destination, whatever its app data says
+	}
 	mode := lm.rt.syncModeOf(a.Interface)
 	eligible := mode == config.SyncLinks || (mode == config.SyncBoth && a.Hops > 1)
 	now := lm.n.clock.now()

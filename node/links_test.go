@@ -293,26 +293,36 @@ func TestLinkEligibility(t *testing.T) {
 	other := append([]byte(nil), appData...)
 	other[len("meshlogd:")] ^= 1 // another dataset's tag
 	for _, c := range []struct {
-		iface string
-		hops  int
-		data  []byte
-		valid bool
-		want  bool
+		iface   string
+		hops    int
+		data    []byte
+		valid   bool
+		aspects []string
+		want    bool
 	}{
-		{config.SyncGroup, 1, appData, true, false},
-		{config.SyncGroup, 3, appData, true, false},
-		{config.SyncLinks, 1, appData, true, true},
-		{config.SyncBoth, 1, appData, true, false},
-		{config.SyncBoth, 2, appData, true, true},
-		{config.SyncBoth, 2, other, true, false},
-		{config.SyncBoth, 2, appData, false, false},
-		{"unknown-interface", 2, appData, true, false},
+		{config.SyncGroup, 1, appData, true, nil, false},
+		{config.SyncGroup, 3, appData, true, nil, false},
+		{config.SyncLinks, 1, appData, true, nil, true},
+		{config.SyncBoth, 1, appData, true, nil, false},
+		{config.SyncBoth, 2, appData, true, nil, true},
+		{config.SyncBoth, 2, other, true, nil, false},
+		{config.SyncBoth, 2, appData, false, nil, false},
+		{config.SyncBoth, 2, appData, true, []string{"sync"}, false}, // not meshlogd.node
+		{"unknown-interface", 2, appData, true, nil, false},
 	} {
 		peer, err := rns.NewIdentity(rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
-		lm.onAnnounce(transport.AnnounceEvent{Destination: rns.Hash{1}, Identity: peer, AppData: c.data,
+		aspects := c.aspects
+		if aspects == nil {
+			aspects = []string{"node"}
+		}
+		dest, err := rns.NewDestination(peer, rns.Out, rns.Single, "meshlogd", aspects...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lm.onAnnounce(transport.AnnounceEvent{Destination: dest.Hash(), Identity: peer, AppData: c.data,
 			Hops: c.hops, Interface: c.iface, Valid: c.valid})
 		lm.mu.Lock()
 		p := lm.peers[peer.Hash()]
