@@ -133,6 +133,22 @@ func TestSyncOverLinksOnly(t *testing.T) {
 			}
 		}
 	}
+
+	// A removed member loses its link to the hub and cannot get it back.
+	removed := nodes[2].Identity().Hash().String()
+	if _, err := nodes[0].RemoveMember(removed); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the hub dropping the removed member's link", 30*time.Second, func() bool {
+		active, _, _ := linkPeers(nodes[0])
+		return active == 1
+	})
+	time.Sleep(2 * linkTickInterval)
+	for _, p := range nodes[0].Status().Peers {
+		if p.Identity == removed && p.Link == LinkStateActive {
+			t.Errorf("removed member still linked: %+v", p)
+		}
+	}
 }
 
 // A Reticulum endpoint that is not a member of the dataset opens a link to
