@@ -133,9 +133,9 @@ type linkConn struct {
 }
 
 type queuedMsg struct {
-	link    rns.Hash
-	peer    *linkPeer
-	payload []byte
+	link rns.Hash
+	peer *linkPeer
+	msg  gossip.Message
 }
 
 // linkManager runs link sync for one Run of a node.
@@ -220,16 +220,19 @@ func (rt *runtimeState) dispatch(msgs []gossip.Message) {
 }
 
 // enqueue queues a peer message for its link (lm.mu is a leaf lock: the
-// caller may hold n.mu).
+// caller may hold n.mu). Every message is reported to the engine as sent
+// (gossip AwaitSent) once handed to the router, or at once if dropped.
 func (lm *linkManager) enqueue(m gossip.Message) {
 	lm.mu.Lock()
-	defer lm.mu.Unlock()
 	p := lm.peers[rns.Hash(m.To)]
 	if p == nil || p.link == nil || p.link.state != lsActive || len(lm.queue) >= linkQueueMax {
 		lm.dropped++
+		lm.mu.Unlock()
+		lm.rt.noteSent(m)
 		return
 	}
-	lm.queue = append(lm.queue, queuedMsg{link: p.link.id, peer: p, payload: m.Payload})
+	lm.queue = append(lm.queue, queuedMsg{link: p.link.id, peer: p, msg: m})
+	lm.mu.Unlock()
 }
 
 // uplinkUp asks for an announce when a tcp_client uplink (re)connects, so
@@ -629,7 +632,7 @@ func (lm *linkManager) sendQueued() {
 	failed := make([]bool, len(q))
 	_ = lm.rt.stack.Do(func(r *transport.Router, now time.Time) error {
 		for i, m := range q {
-			if _, err := r.LinkSend(m.link, m.payload, now); err != nil {
+			if _, err := r.LinkSend(m.link, m.msg.Payload, now); err != nil {
 				failed[i] = true
 			}
 		}
@@ -644,6 +647,9 @@ func (lm *linkManager) sendQueued() {
 		}
 	}
 	lm.mu.Unlock()
+	for _, m := range q {
+		lm.rt.noteSent(m.msg) // on the wire (links have no airtime queue here)
+	}
 }
 
 // maintain closes links that must go and opens links that are due.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/meshlogd/meshlogd/node/config"
 	"github.com/meshlogd/meshlogd/node/feed"
+	"github.com/meshlogd/meshlogd/node/gossip"
 	"github.com/meshlogd/meshlogd/node/rns"
 	"github.com/meshlogd/meshlogd/node/rns/transport"
 )
@@ -537,5 +538,50 @@ func TestLinkActivateBoundAndDuplicates(t *testing.T) {
 	lm.activate(its.id)
 	if small.link != its || its.state != lsActive || lm.links[mine.id] != nil {
 		t.Fatalf("duplicate link to a smaller peer: kept %+v, want the peer's", small.link)
+	}
+}
+
+// Link messages are reported sent to the engine (gossip AwaitSent, on when
+// the node has radios) once handed to the router, and at once when dropped:
+// otherwise a link channel would stall for AwaitSentTimeoutMs per message.
+func TestLinkMessagesReportedSent(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a")
+	newDataset(t, dir)
+	n, err := Open(Options{DataDir: dir, Config: fastConfig(t, dir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	rt := &runtimeState{ifaces: map[transport.Interface]*ifaceInfo{}, stack: transport.NewStack(transport.StackConfig{}),
+		wake: make(chan struct{}, 1), sent: make(chan sentNote, 8)}
+	lm := newLinkManager(n, rt)
+	rt.links = lm
+	peer := &linkPeer{id: rns.Hash{9}}
+	lm.peers[peer.id] = peer
+	peer.link = &linkConn{id: rns.Hash{7}, initiator: true, peer: peer, state: lsActive}
+	lm.links[peer.link.id] = peer.link
+
+	queued := gossip.Message{To: gossip.PeerID(peer.id), Payload: []byte{byte(gossip.KindWant), 1}}
+	unknown := gossip.Message{To: gossip.PeerID{5}, Payload: []byte{byte(gossip.KindWant), 2}}
+	rt.dispatch([]gossip.Message{queued, unknown})
+	got := func() gossip.Message {
+		t.Helper()
+		select {
+		case s := <-rt.sent:
+			return s.m
+		case <-time.After(5 * time.Second):
+			t.Fatal("no sent report")
+		}
+		return gossip.Message{}
+	}
+	if m := got(); m.To != unknown.To {
+		t.Fatalf("dropped message not reported first: %+v", m)
+	}
+	lm.sendQueued() // the router has no such link: counted as dropped, still reported
+	if m := got(); m.To != queued.To || !bytes.Equal(m.Payload, queued.Payload) {
+		t.Fatalf("queued message not reported: %+v", m)
+	}
+	if dropped, _ := lm.counters(); dropped != 2 {
+		t.Errorf("dropped %d, want 2", dropped)
 	}
 }
