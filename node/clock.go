@@ -110,6 +110,7 @@ type clockKeeper struct {
 	path    string
 	wall    func() time.Time
 	offset  time.Duration
+	hold    time.Time // now() never reads earlier than this
 	last    time.Time
 	ceiling time.Time // the floor currently persisted
 	source  string
@@ -135,10 +136,18 @@ func (c *clockKeeper) load(path string, wall func() time.Time) error {
 	if a := time.Unix(int64(s.AnnounceFloor), 0); a.After(floor) {
 		floor = a
 	}
-	if now := wall(); now.Before(floor) {
+	switch now := wall(); {
+	case now.Before(floor.Add(-ClockLease)):
+		// Behind by more than a lease can explain: no RTC, or a stale
+		// fake-hwclock. Run shifted forward from the floor.
 		c.offset = floor.Sub(now)
 		c.source = "restored-floor"
-	} else if now.Before(minSaneTime) {
+	case now.Before(floor):
+		// Within the lease of the last run (typically a crash): hold the
+		// clock at the floor until the system clock passes it, instead
+		// of shifting it for good (repeated crashes would add up).
+		c.hold = floor
+	case now.Before(minSaneTime):
 		c.source = "unset"
 	}
 	c.ceiling = floor
@@ -153,6 +162,9 @@ func (c *clockKeeper) now() time.Time {
 
 func (c *clockKeeper) nowLocked() time.Time {
 	t := c.wall().Add(c.offset)
+	if t.Before(c.hold) {
+		t = c.hold
+	}
 	if t.Before(c.last) {
 		t = c.last
 	}
@@ -165,10 +177,15 @@ func (c *clockKeeper) nowLocked() time.Time {
 func (c *clockKeeper) maybeSave() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.nowLocked().Add(ClockLease / 2).Before(c.ceiling) {
+	// The lease runs from the unheld clock: while the clock holds at the
+	// floor, everything it issues is already covered by the ceiling, and
+	// basing the lease on the held value would ratchet the floor forward by
+	// a lease at every crash.
+	base := c.wall().Add(c.offset)
+	if base.Add(ClockLease / 2).Before(c.ceiling) {
 		return nil
 	}
-	return c.saveLocked(c.nowLocked().Add(ClockLease))
+	return c.saveLocked(base.Add(ClockLease))
 }
 
 // save persists the clock; final saves the current time (clean shutdown)
@@ -178,7 +195,7 @@ func (c *clockKeeper) save(final bool) error {
 	defer c.mu.Unlock()
 	at := c.nowLocked()
 	if !final {
-		at = at.Add(ClockLease)
+		at = c.wall().Add(c.offset).Add(ClockLease)
 		if at.Before(c.ceiling) {
 			at = c.ceiling
 		}

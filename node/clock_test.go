@@ -117,3 +117,26 @@ func TestClockNeverGoesBackAndLearnsFromPeers(t *testing.T) {
 		t.Fatalf("clock went back: %s then %s", a, b)
 	}
 }
+
+// Crashes with a sane system clock do not push the node's time ahead: the
+// clock holds at the floor until the system clock passes it.
+func TestRepeatedCrashesDoNotDriftAhead(t *testing.T) {
+	p := filepath.Join(t.TempDir(), ClockFile)
+	wall := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	for crash := 0; crash < 10; crash++ {
+		var c clockKeeper
+		if err := c.load(p, func() time.Time { return wall }); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.maybeSave(); err != nil { // persists a lease ahead, then "crashes"
+			t.Fatal(err)
+		}
+		wall = wall.Add(5 * time.Second) // restarted by systemd
+	}
+	var c clockKeeper
+	_ = c.load(p, func() time.Time { return wall })
+	now, off, _ := c.status()
+	if off != 0 || now.Sub(wall) > ClockLease {
+		t.Fatalf("after 10 crashes the clock reads %s ahead (offset %s)", now.Sub(wall), off)
+	}
+}

@@ -534,9 +534,24 @@ func printStatus(w io.Writer, st node.Status) {
 	}
 	fmt.Fprintf(tw, "peers\t%d heard\n", len(st.Peers))
 	for _, p := range st.Peers {
-		line := fmt.Sprintf("\t%s %s via %s, %d hop(s), last seen %s", shortHex(p.Identity), p.Name, p.Interface, p.Hops, p.LastSeen.Format(time.RFC3339))
+		line := fmt.Sprintf("\t%s %s", shortHex(p.Identity), p.Name)
+		if p.Interface != "" {
+			line += fmt.Sprintf(" via %s, %d hop(s)", p.Interface, p.Hops)
+		}
+		if !p.LastSeen.IsZero() {
+			line += ", last seen " + p.LastSeen.Format(time.RFC3339)
+		}
 		if p.RSSI != nil {
 			line += fmt.Sprintf(", RSSI %.0f dBm SNR %.1f dB", *p.RSSI, *p.SNR)
+		}
+		if p.Link != "" {
+			line += ", link " + p.Link
+			if p.LinkRTTMs > 0 {
+				line += fmt.Sprintf(" (RTT %.0f ms, %d sent, %d received)", p.LinkRTTMs, p.LinkSent, p.LinkReceived)
+			}
+			if p.LinkError != "" {
+				line += ": " + p.LinkError
+			}
 		}
 		fmt.Fprintln(tw, line)
 	}
