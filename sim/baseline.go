@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/meshlogd/meshlogd/node/airtime"
@@ -261,18 +262,18 @@ func (e *baselineEngine) push(peer string, theirs map[string]uint64) {
 
 func (e *baselineEngine) emitEvents(peer string, evs []json.RawMessage) {
 	for len(evs) > 0 {
-		n := 1
-		for n < len(evs) && e.fits(bMsg{T: "events", From: e.me, To: peer, Events: evs[:n+1]}) {
+		// The size of {"t":"events",...,"events":[a,b,c]} is the size with
+		// one event plus each further event and its comma (the stored
+		// events are compact JSON), so packing needs one Marshal.
+		b, _ := json.Marshal(bMsg{T: "events", From: e.me, To: peer, Events: evs[:1]})
+		size, n := len(b), 1
+		for n < len(evs) && size+len(evs[n])+1 <= e.payloadLimit() {
+			size += len(evs[n]) + 1
 			n++
 		}
 		e.emit(bMsg{T: "events", From: e.me, To: peer, Events: evs[:n]})
 		evs = evs[n:]
 	}
-}
-
-func (e *baselineEngine) fits(m bMsg) bool {
-	b, _ := json.Marshal(m)
-	return len(b) <= e.payloadLimit()
 }
 
 // emit queues m. A message longer than a packet's payload (a single JSON
@@ -416,15 +417,23 @@ func (e *baselineEngine) tick(now time.Duration) {
 		peers = []string{"*"}
 	}
 	for _, p := range peers {
-		// The full frontier, split into messages that fit a packet.
-		chunk := map[string]uint64{}
+		// The full frontier, split into messages that fit a packet. Each
+		// entry adds "author":seq and a comma to the JSON object.
+		empty, _ := json.Marshal(bMsg{T: "frontier", From: e.me, To: p, Frontier: map[string]uint64{"": 0}})
+		base := len(empty) - len(`"":0`)
+		chunk, size := map[string]uint64{}, base
 		for _, a := range authors {
-			chunk[a] = front[a]
-			if !e.fits(bMsg{T: "frontier", From: e.me, To: p, Frontier: chunk}) {
-				delete(chunk, a)
-				e.emit(bMsg{T: "frontier", From: e.me, To: p, Frontier: chunk})
-				chunk = map[string]uint64{a: front[a]}
+			add := len(a) + 3 + len(strconv.FormatUint(front[a], 10))
+			if len(chunk) > 0 {
+				add++
 			}
+			if len(chunk) > 0 && size+add > e.payloadLimit() {
+				e.emit(bMsg{T: "frontier", From: e.me, To: p, Frontier: chunk})
+				chunk, size = map[string]uint64{}, base
+				add--
+			}
+			chunk[a] = front[a]
+			size += add
 		}
 		e.emit(bMsg{T: "frontier", From: e.me, To: p, Frontier: chunk})
 	}
