@@ -47,8 +47,6 @@ type simNode struct {
 	eng   engine
 
 	sched          *airtime.Scheduler // node/airtime: priorities and the duty-cycle budget
-	inQueue        map[uint32][]byte  // token → message payload of queued packets
-	token          uint32
 	sending        bool
 	attemptPending bool
 
@@ -161,7 +159,7 @@ func newWorld(sc *scenario.Scenario, seed uint64, proto protocol) (*world, error
 		if err != nil {
 			return nil, fmt.Errorf("sim: %w", err)
 		}
-		nd := &simNode{sched: airtime.NewScheduler(bud, maxQueue), inQueue: map[uint32][]byte{}, idx: i, name: sn.Name, identity: id, rng: stream(seed, "node", i), up: true,
+		nd := &simNode{sched: airtime.NewScheduler(bud, maxQueue), idx: i, name: sn.Name, identity: id, rng: stream(seed, "node", i), up: true,
 			reasm: hal.NewReassembler(hal.PartialTimeout(w.params)),
 			duty:  dutyTracker{window: sc.Radio.DutyWindow, budget: budget}}
 		w.nodes = append(w.nodes, nd)
@@ -493,17 +491,18 @@ func (w *world) enqueue(nd *simNode, msgs [][]byte) {
 		ks := w.kinds[c.kind]
 		ks.msgs++
 		ks.payloadBytes += int64(len(m))
-		nd.token++
-		nd.inQueue[nd.token] = m
-		hdr := []byte{byte(ki), byte(nd.token >> 24), byte(nd.token >> 16), byte(nd.token >> 8), byte(nd.token)}
-		f := airtime.Frame{Payload: append(hdr, pkt...), Airtime: hal.PacketAirtime(w.params, len(pkt)),
+		// The queued frame carries the kind, the message (for Sent) and the
+		// packet: frames the scheduler drops leave nothing behind.
+		buf := make([]byte, 0, frameHeader+len(m)+len(pkt))
+		buf = append(buf, byte(ki), byte(len(m)>>8), byte(len(m)))
+		buf = append(append(buf, m...), pkt...)
+		f := airtime.Frame{Payload: buf, Airtime: hal.PacketAirtime(w.params, len(pkt)),
 			Priority: c.priority, Queued: now}
 		if c.ttl > 0 {
 			f.Expires = now.Add(c.ttl)
 		}
 		if err := nd.sched.Enqueue(f); err != nil {
 			nd.drops++
-			delete(nd.inQueue, nd.token)
 			nd.eng.sent(m, w.q.now)
 		}
 	}
@@ -575,10 +574,9 @@ func (w *world) attempt(nd *simNode, ep int) {
 		}
 		return
 	}
-	kind, pkt := w.kindNames[f.Payload[0]], f.Payload[frameHeader:]
-	tok := uint32(f.Payload[1])<<24 | uint32(f.Payload[2])<<16 | uint32(f.Payload[3])<<8 | uint32(f.Payload[4])
-	msg := nd.inQueue[tok]
-	delete(nd.inQueue, tok)
+	ml := int(f.Payload[1])<<8 | int(f.Payload[2])
+	kind := w.kindNames[f.Payload[0]]
+	msg, pkt := f.Payload[frameHeader:frameHeader+ml], f.Payload[frameHeader+ml:]
 	frames, err := hal.EncodeFrames(byte(nd.rng.Uint32()), pkt)
 	if err != nil {
 		nd.drops++
@@ -595,9 +593,9 @@ func (w *world) attempt(nd *simNode, ep int) {
 	w.startFrame(nd, frames, 0, ep, msg)
 }
 
-// frameHeader is what enqueue puts in front of a packet in an
-// airtime.Frame: the kind index and a 32-bit token naming the message.
-const frameHeader = 5
+// frameHeader is what enqueue puts in front of the message and the packet
+// in an airtime.Frame: the kind index and the message length (16 bits).
+const frameHeader = 3
 
 func (w *world) startFrame(nd *simNode, frames [][]byte, i int, ep int, msg []byte) {
 	now := w.q.now
@@ -712,7 +710,6 @@ func (w *world) down(nd *simNode) {
 	nd.count -= len(nd.pending)
 	nd.pending, nd.inFlight = nil, false
 	nd.sched = airtime.NewScheduler(nd.sched.Budget(), maxQueue) // the queue is lost, the budget is not
-	nd.inQueue = map[uint32][]byte{}
 	nd.sending, nd.attemptPending, nd.tickArmed = false, false, false
 	nd.reasm.Reset()
 	nd.eng = nil
