@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meshlogd/meshlogd/node/airtime"
+	"github.com/meshlogd/meshlogd/node/groupwire"
 	"github.com/meshlogd/meshlogd/node/rns"
 	"github.com/meshlogd/meshlogd/sim/scenario"
 )
@@ -138,7 +139,7 @@ type baselineEngine struct {
 	pending batch // handed out by ready, cleared by advance
 }
 
-func (e *baselineEngine) payloadLimit() int { return maxGroupPlaintextMTU }
+func (e *baselineEngine) payloadLimit() int { return groupwire.MaxPlaintextMTU }
 
 func (e *baselineEngine) clock(now time.Duration) uint64 {
 	t := uint64(now.Milliseconds()+1) << 16

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meshlogd/meshlogd/node/airtime"
+	"github.com/meshlogd/meshlogd/node/groupwire"
 	"github.com/meshlogd/meshlogd/node/rns"
 	"github.com/meshlogd/meshlogd/sim/scenario"
 )
@@ -61,7 +62,7 @@ func (e *fakeEngine) ready() batch                             { b := batch{msgs
 func (e *fakeEngine) advance()                                 {}
 func (e *fakeEngine) digest() [32]byte                         { return [32]byte{} }
 func (e *fakeEngine) forks() int                               { return 0 }
-func (e *fakeEngine) payloadLimit() int                        { return maxGroupPlaintextMTU }
+func (e *fakeEngine) payloadLimit() int                        { return groupwire.MaxPlaintextMTU }
 func (e *fakeEngine) field(string, string) (string, int, bool) { return "", -1, false }
 
 func runFake(t *testing.T, src string, sends map[int][]fakeSend, noBackoff bool) (*world, *fakeProto) {

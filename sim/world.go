@@ -10,6 +10,7 @@ import (
 
 	"github.com/meshlogd/meshlogd/hal"
 	"github.com/meshlogd/meshlogd/node/airtime"
+	"github.com/meshlogd/meshlogd/node/groupwire"
 	"github.com/meshlogd/meshlogd/node/rns"
 	"github.com/meshlogd/meshlogd/sim/scenario"
 )
@@ -39,7 +40,7 @@ type simNode struct {
 	idx      int
 	name     string
 	identity *rns.Identity
-	wire     *groupWire
+	wire     *groupwire.Wire
 	rng      *rand.Rand // backoff draws, IVs, nibbles
 
 	up    bool
@@ -165,7 +166,7 @@ func newWorld(sc *scenario.Scenario, seed uint64, proto protocol) (*world, error
 		w.nodes = append(w.nodes, nd)
 	}
 	for _, nd := range w.nodes {
-		gw, err := newGroupWire(w.nodes[0].identity, founderKey, readerOf{nd.rng})
+		gw, err := groupwire.New(w.nodes[0].identity, founderKey, readerOf{nd.rng})
 		if err != nil {
 			return nil, fmt.Errorf("sim: group destination: %w", err)
 		}
@@ -475,7 +476,7 @@ func (w *world) armTick(nd *simNode) {
 func (w *world) enqueue(nd *simNode, msgs [][]byte) {
 	now := epochTime.Add(w.q.now)
 	for _, m := range msgs {
-		pkt, err := nd.wire.wrap(m)
+		pkt, err := nd.wire.Wrap(m)
 		if err != nil {
 			if len(w.errs) < 20 {
 				w.errs = append(w.errs, fmt.Sprintf("%v %s: wrap %d-byte payload: %v", fmtDur(w.q.now), nd.name, len(m), err))
@@ -684,7 +685,7 @@ func (w *world) endFrame(f *frame) {
 		if err != nil || pkt == nil {
 			continue
 		}
-		payload, err := rn.wire.unwrap(pkt)
+		payload, err := rn.wire.Unwrap(pkt)
 		if err != nil {
 			rn.rxBad++
 			continue
