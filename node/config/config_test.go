@@ -91,6 +91,7 @@ func TestErrorsNameFileLineAndReason(t *testing.T) {
 		{"[sync]\nbeacon_min = 1m\nbeacon_max = 30s\n", `bad.conf:3: [sync]: beacon_max is smaller than beacon_min`},
 		{"[node\n", `bad.conf:1: section header "[node" is missing ']'`},
 		{"[node]\njust words\n", `bad.conf:2: expected key = value`},
+		{"[clock]\ngps = /dev/ttyS0\n", `bad.conf:2: [clock]: gps: GPS time is not supported yet`},
 	}
 	for _, c := range cases {
 		_, err := Parse("bad.conf", []byte(c.src))

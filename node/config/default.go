@@ -26,8 +26,6 @@ max_gap_bytes = 262144
 [clock]
 # How far a peer's timestamp may drag the local hybrid logical clock ahead.
 max_drift = 10m
-# Optional NMEA GPS serial device used as a time source.
-# gps = /dev/ttyS0
 
 [storage]
 # Size at which a log segment is closed and a new one started.
