@@ -1,8 +1,8 @@
 // Package sim runs a whole meshlogd mesh on virtual time, reproducibly from a
 // seed, with the real code: every simulated node runs node/gossip's Engine
 // over a node/feed Log and its node/view View, wraps each sync message in a
-// Reticulum GROUP packet (node/rns Destination.Encrypt + Packet.Pack, the
-// dataset's group key), queues it in a node/airtime Scheduler under the
+// Reticulum GROUP packet with node/groupwire (the node runtime's own code:
+// a node/rns GROUP destination and packet, the dataset's group key), queues it in a node/airtime Scheduler under the
 // node's duty-cycle budget, and puts it on air with the RNode on-air framing
 // of hal (EncodeFrames; packets above 254 bytes go out as two frames, and
 // receivers reassemble them with hal.Reassembler). Airtime is hal.Airtime.
