@@ -101,6 +101,18 @@ type ChipOpts struct {
 	// NoiseFloorDBm is the RSSI the chip reports without a carrier;
 	// 0 means −110 dBm.
 	NoiseFloorDBm float64
+	// Transmit, if set, is called with every frame the chip starts to
+	// transmit (besides putting it on Air, if set), from the goroutine
+	// whose SPI write started it, after the chip's lock is released. A
+	// simulator that owns the medium uses it instead of an Air.
+	Transmit func(Frame)
+	// ExternalVerdict lets the medium decide which frames survive: the
+	// chip does not detect collisions itself, and a frame is corrupt
+	// (PayloadCrcError) iff the Link given to CarrierStart or to
+	// CarrierEnd says so (or its LowDataRateOptimize differs). A heard
+	// frame completes only once CarrierEnd was called for it (and its end
+	// is due), so the verdict always arrives first.
+	ExternalVerdict bool
 }
 
 // ChipStats count what the host did to the chip and what it sent and
@@ -119,10 +131,12 @@ type ChipStats struct {
 // Chip is an emulated SX1276/77/78/79 in LoRa mode behind spi.Conn and
 // gpio pins. See the package documentation for what it models.
 type Chip struct {
-	name  string
-	clock Clock
-	air   *Air
-	noise float64
+	name     string
+	clock    Clock
+	air      *Air
+	noise    float64
+	transmit func(Frame)
+	external bool
 
 	reset, dio0, dio1 *Pin
 
@@ -154,6 +168,7 @@ type heard struct {
 	listening bool // in RX with matching settings when the preamble began
 	gen       uint64
 	done      bool // completed (delivered or missed); kept for collision checks
+	ended     bool // CarrierEnd was called (ExternalVerdict: only then may it complete)
 }
 
 // NewChip returns a chip in its power-on state (FSK standby, registers at
@@ -162,7 +177,8 @@ func NewChip(o ChipOpts) *Chip {
 	if o.Clock == nil {
 		panic("sx127xtest: ChipOpts.Clock is required")
 	}
-	c := &Chip{name: o.Name, clock: o.Clock, air: o.Air, noise: o.NoiseFloorDBm, version: o.Version, rnd: 0x2545f491}
+	c := &Chip{name: o.Name, clock: o.Clock, air: o.Air, noise: o.NoiseFloorDBm, version: o.Version, rnd: 0x2545f491,
+		transmit: o.Transmit, external: o.ExternalVerdict}
 	if c.name == "" {
 		c.name = "sx127x-emu"
 	}
@@ -582,7 +598,23 @@ func (c *Chip) CarrierStart(f Frame, l Link) {
 // preamble on, in the same RX session, with matching settings, lands in
 // the FIFO; one that overlapped another heard frame on the same channel
 // (a collision) gets a CRC error, as does l.Corrupt from CarrierStart.
-func (c *Chip) CarrierEnd(f Frame, l Link) { c.catchUp() }
+//
+// With ChipOpts.ExternalVerdict the chip instead waits for CarrierEnd
+// before completing f, and l.Corrupt (from CarrierStart or here) is the
+// only collision verdict.
+func (c *Chip) CarrierEnd(f Frame, l Link) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.heard {
+		h := &c.heard[i]
+		if !h.done && !h.ended && h.f.From == f.From && h.f.Start.Equal(f.Start) {
+			h.ended = true
+			h.l.Corrupt = h.l.Corrupt || l.Corrupt
+			break
+		}
+	}
+	c.catchUpLocked()
+}
 
 // completeDueLocked processes heard frames that ended by now, in end order.
 //
@@ -598,7 +630,7 @@ func (c *Chip) completeDueLocked(now time.Time) {
 	for {
 		idx := -1
 		for i, h := range c.heard {
-			if !h.done && !h.f.End().After(now) && (idx < 0 || h.f.End().Before(c.heard[idx].f.End())) {
+			if !h.done && !h.f.End().After(now) && (h.ended || !c.external) && (idx < 0 || h.f.End().Before(c.heard[idx].f.End())) {
 				idx = i
 			}
 		}
@@ -666,7 +698,7 @@ func (c *Chip) completeLocked(h heard) {
 	c.incr16Locked(regRxHeaderCnt)
 	c.incr16Locked(regRxPacketCnt)
 	bits := byte(irqRxDone | irqValidHeader)
-	corrupt := l.Corrupt || c.collidedLocked(h) || p.LowDataRateOptimize() != f.Params.LowDataRateOptimize()
+	corrupt := l.Corrupt || (!c.external && c.collidedLocked(h)) || p.LowDataRateOptimize() != f.Params.LowDataRateOptimize()
 	if corrupt && !f.NoCRC {
 		bits |= irqCRCError
 		c.stats.RxCRCErrors++
@@ -734,6 +766,9 @@ func (c *Chip) transfer(w, r []byte) error {
 	}
 	c.mu.Unlock()
 	for _, f := range tx {
+		if c.transmit != nil {
+			c.transmit(*f)
+		}
 		if c.air != nil {
 			c.air.Transmit(c, *f)
 		}

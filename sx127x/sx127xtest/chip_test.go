@@ -322,3 +322,58 @@ func TestFrameHeldWhileHostServices(t *testing.T) {
 		t.Fatalf("second frame not released: %d", n)
 	}
 }
+
+// With ExternalVerdict the chip ignores overlaps: the Link passed to
+// CarrierEnd decides, and a frame completes only after its CarrierEnd.
+func TestExternalVerdictAndTransmitHook(t *testing.T) {
+	clk := NewManualClock(epoch)
+	var sent []Frame
+	c := NewChip(ChipOpts{Name: "rx", Clock: clk, ExternalVerdict: true, Transmit: func(f Frame) { sent = append(sent, f) }})
+	h := connect(t, c)
+	h.setup()
+	c.DIO0().In(gpio.PullDown, gpio.RisingEdge)
+	h.w(regOpMode, 0x85)
+	p := c.Params()
+	strong := Frame{From: "strong", Params: p, Data: []byte("strong"), Start: clk.Now()}
+	strong.Airtime = hal.Airtime(p, len(strong.Data))
+	weak := Frame{From: "weak", Params: p, Data: []byte("weak"), Start: clk.Now().Add(time.Millisecond)}
+	weak.Airtime = hal.Airtime(p, len(weak.Data))
+	c.CarrierStart(strong, Link{RSSI: -60, SNR: 9})
+	clk.Advance(time.Millisecond)
+	c.CarrierStart(weak, Link{RSSI: -75, SNR: 2})
+	clk.AdvanceTo(strong.End().Add(time.Millisecond))
+	// The end is due but the medium has not given its verdict yet.
+	if c.DIO0().Read() != gpio.Low || c.DIO0().Pending() != 0 || c.Stats().RxFrames != 0 {
+		t.Fatal("frame completed before CarrierEnd")
+	}
+	c.CarrierEnd(strong, Link{})
+	if c.DIO0().Pending() != 1 {
+		t.Fatalf("%d edges pending after RxDone", c.DIO0().Pending())
+	}
+	if !c.DIO0().WaitForEdge(0) || c.DIO0().Pending() != 0 {
+		t.Fatal("queued edge not consumed")
+	}
+	if fl := h.r1(regIrqFlags); fl&irqRxDone == 0 || fl&irqCRCError != 0 {
+		t.Fatalf("overlapped strong frame: flags %02x (the chip must not decide collisions itself)", fl)
+	}
+	h.w(regIrqFlags, 0xff)
+	clk.AdvanceTo(weak.End())
+	c.CarrierEnd(weak, Link{Corrupt: true})
+	c.DIO0().Read()
+	if fl := h.r1(regIrqFlags); fl&(irqRxDone|irqCRCError) != irqRxDone|irqCRCError {
+		t.Fatalf("weak frame judged corrupt by the medium: flags %02x", fl)
+	}
+	h.w(regIrqFlags, 0xff)
+	if s := c.Stats(); s.RxFrames != 2 || s.RxCRCErrors != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	// Transmit hook: every started frame, no Air needed.
+	h.w(regOpMode, 0x81)
+	h.w(regFifoAddrPtr, 0)
+	h.w(regFifo, 1, 2, 3)
+	h.w(regPayloadLength, 3)
+	h.w(regOpMode, 0x83)
+	if len(sent) != 1 || !bytes.Equal(sent[0].Data, []byte{1, 2, 3}) || sent[0].From != "rx" || sent[0].Airtime != hal.Airtime(p, 3) {
+		t.Fatalf("transmit hook got %+v", sent)
+	}
+}

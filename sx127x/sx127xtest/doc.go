@@ -46,6 +46,12 @@
 //     time: a scaled clock multiplies the host's wall-clock latency, and a
 //     real chip would overwrite the unread frame.
 //
+// A simulator that owns the medium (sim) attaches no Air: it gets every
+// frame a chip starts through ChipOpts.Transmit, calls CarrierStart and
+// CarrierEnd itself, and with ChipOpts.ExternalVerdict decides collisions
+// (capture, loss) by the Link it passes; Pin.Pending tells it whether a
+// host parked in WaitForEdge has an edge to collect.
+//
 // Not modelled: FSK mode, implicit-header reception, frequency hopping,
 // RX timeouts, FIFO overrun by a frame arriving during a FIFO read.
 //

@@ -200,6 +200,12 @@ func (p *Pin) Waits() uint64 {
 	return p.waits
 }
 
+// Pending returns how many edges are queued for WaitForEdge (0..16). It
+// does not poll the chip: call Read first to bring it up to date. A
+// cooperative scheduler uses it to decide whether a host parked in
+// WaitForEdge must be resumed.
+func (p *Pin) Pending() int { return len(p.edges) }
+
 // drive sets the level the chip drives onto a DIO line and queues an edge
 // if the host asked for it.
 func (p *Pin) drive(l gpio.Level) {
