@@ -31,7 +31,12 @@
 // # Transmit
 //
 // Send frames the packet with hal.EncodeFrames (random sequence nibble,
-// split above 254 bytes) and hands it to the DIO0 goroutine. Unless
+// split above 254 bytes) and hands it to the DIO0 goroutine through a
+// queue of Opts.TxQueue packets; Submit does the same without blocking
+// and returns a channel that later receives Send's result (callers that
+// must not block, such as the simulator, use it with TryReceive). The
+// goroutine checks Close, then Configure, then the queue, one at a time,
+// so that it behaves deterministically on a cooperative scheduler. Unless
 // Opts.DisableCSMA, that goroutine first waits like an RNode
 // (RNODE.md §9.3): the channel must be free — RegModemStat bits 0/1 clear,
 // sampled every Opts.SensePeriod, and with Opts.InterferenceAvoidance the

@@ -34,13 +34,13 @@ func (d *Dev) Configure(p hal.Params) error {
 // Send transmits pkt (1..507 bytes) with a fresh random sequence nibble,
 // as one or two frames, after carrier sense (see Opts.DisableCSMA). It
 // returns when the last frame's TxDone was seen. ctx can abort the wait
-// for the channel, not a frame already on air.
+// for the channel, not a frame already on air. When Opts.TxQueue packets
+// already wait, Send blocks until there is room (or ctx ends).
 func (d *Dev) Send(ctx context.Context, pkt []byte) error {
-	frames, err := hal.EncodeFrames(byte(d.o.Rand()), pkt)
+	req, err := d.newTxReq(ctx, pkt)
 	if err != nil {
 		return err
 	}
-	req := &txReq{ctx: ctx, frames: frames, done: make(chan error, 1)}
 	select {
 	case d.txq <- req:
 	case <-ctx.Done():
@@ -48,7 +48,64 @@ func (d *Dev) Send(ctx context.Context, pkt []byte) error {
 	case <-d.quit:
 		return hal.ErrClosed
 	}
-	return <-req.done
+	select {
+	case err := <-req.done:
+		return err
+	case <-d.done:
+		// Queued too late for the loop's final drain.
+		select {
+		case err := <-req.done:
+			return err
+		default:
+			return hal.ErrClosed
+		}
+	}
+}
+
+// Submit queues pkt like Send and returns at once, without blocking: the
+// channel later receives exactly one value, what Send would have
+// returned (hal.ErrClosed if the Dev is closed before the packet went on
+// air). It returns ErrTxQueueFull when Opts.TxQueue packets already wait,
+// hal.ErrClosed after Close, and Send's immediate errors (packet size).
+// Callers that cannot block, such as a single-threaded simulator, use
+// Submit and poll the channel.
+func (d *Dev) Submit(ctx context.Context, pkt []byte) (<-chan error, error) {
+	req, err := d.newTxReq(ctx, pkt)
+	if err != nil {
+		return nil, err
+	}
+	d.txMu.Lock()
+	defer d.txMu.Unlock()
+	if d.txClosed {
+		return nil, hal.ErrClosed
+	}
+	select {
+	case d.txq <- req:
+		return req.done, nil
+	default:
+		return nil, ErrTxQueueFull
+	}
+}
+
+func (d *Dev) newTxReq(ctx context.Context, pkt []byte) (*txReq, error) {
+	frames, err := hal.EncodeFrames(byte(d.o.Rand()), pkt)
+	if err != nil {
+		return nil, err
+	}
+	return &txReq{ctx: ctx, frames: frames, done: make(chan error, 1)}, nil
+}
+
+// failQueued answers every request still queued with hal.ErrClosed (the
+// loop goroutine, on exit).
+func (d *Dev) failQueued() {
+	for {
+		select {
+		case req := <-d.txq:
+			req.done <- hal.ErrClosed
+		default:
+			return
+		}
+	}
 }
 
 // Receive returns the next reassembled packet.
@@ -60,6 +117,17 @@ func (d *Dev) Receive(ctx context.Context) (hal.Packet, error) {
 		return hal.Packet{}, ctx.Err()
 	case <-d.quit:
 		return hal.Packet{}, hal.ErrClosed
+	}
+}
+
+// TryReceive returns the next reassembled packet if one is queued, without
+// blocking (also after Close, for packets received before it).
+func (d *Dev) TryReceive() (hal.Packet, bool) {
+	select {
+	case p := <-d.rxq:
+		return p, true
+	default:
+		return hal.Packet{}, false
 	}
 }
 
@@ -127,6 +195,9 @@ func (d *Dev) ReassemblyStats() hal.ReassemblyStats {
 // pending calls with hal.ErrClosed. It is idempotent.
 func (d *Dev) Close() error {
 	d.closeOnce.Do(func() {
+		d.txMu.Lock()
+		d.txClosed = true
+		d.txMu.Unlock()
 		close(d.quit)
 		_ = d.dio0.Halt() // wakes a pending WaitForEdge on host v3.8.x
 		<-d.done
@@ -146,18 +217,28 @@ func (d *Dev) updateStats(f func(*hal.Stats)) {
 	d.statsMu.Unlock()
 }
 
-// run is the loop that owns DIO0.
+// run is the loop that owns DIO0. Each turn it checks, in this order
+// and one at a time (never a select with several ready cases, so that a
+// driver run on a deterministic scheduler stays deterministic): Close, a
+// pending Configure, a queued packet.
 func (d *Dev) run(r *hal.Reassembler) {
 	defer close(d.done)
+	defer d.failQueued()
 	for {
 		select {
 		case <-d.quit:
 			return
+		default:
+		}
+		select {
 		case req := <-d.cfgq:
 			req.done <- d.reconfigure(req.p, r)
-		case req := <-d.txq:
-			req.done <- d.transmit(req, r)
 		default:
+			select {
+			case req := <-d.txq:
+				req.done <- d.transmit(req, r)
+			default:
+			}
 		}
 		// DIO0 stays high while RxDone is pending, so a lost edge is
 		// caught by the level check.

@@ -27,6 +27,9 @@ var (
 	ErrModeStuck = errors.New("sx127x: chip does not enter LoRa mode")
 	// ErrNoDIO0 is returned by New when no DIO0 pin is given.
 	ErrNoDIO0 = errors.New("sx127x: a DIO0 pin is required")
+	// ErrTxQueueFull is returned by Submit when Opts.TxQueue packets
+	// already wait for the radio.
+	ErrTxQueueFull = errors.New("sx127x: transmit queue full")
 )
 
 // DetectError reports a failed chip detection on a named SPI device. It
@@ -101,6 +104,10 @@ type Opts struct {
 	// RxQueue is how many received packets wait for Receive before new
 	// ones are dropped (counted in Stats().RxOverflow); default 16.
 	RxQueue int
+	// TxQueue is how many packets handed over by Send or Submit wait for
+	// the DIO0 goroutine; default 16. When it is full, Send blocks and
+	// Submit returns ErrTxQueueFull.
+	TxQueue int
 	// Rand returns random numbers for sequence nibbles and backoff; it
 	// must be safe for concurrent use. Default math/rand/v2's Uint64.
 	Rand func() uint64
@@ -138,6 +145,9 @@ func (o *Opts) withDefaults() Opts {
 	if r.RxQueue <= 0 {
 		r.RxQueue = 16
 	}
+	if r.TxQueue <= 0 {
+		r.TxQueue = 16
+	}
 	if r.Rand == nil {
 		r.Rand = rand.Uint64
 	}
@@ -173,6 +183,8 @@ type Dev struct {
 	stats   hal.Stats
 	reasm   hal.ReassemblyStats
 
+	txMu      sync.Mutex // orders Submit against Close (see txClosed)
+	txClosed  bool       // Close began: Submit refuses, queued requests get ErrClosed
 	txq       chan *txReq
 	cfgq      chan *cfgReq
 	rxq       chan hal.Packet
@@ -221,7 +233,7 @@ func New(port spi.Port, rst gpio.PinOut, dio0 gpio.PinIn, o *Opts) (*Dev, error)
 		return nil, fmt.Errorf("sx127x: connect %s: %w", device, err)
 	}
 	d := &Dev{device: device, conn: conn, rst: rst, dio0: dio0, dio1: opts.DIO1, o: opts,
-		txq: make(chan *txReq), cfgq: make(chan *cfgReq), rxq: make(chan hal.Packet, opts.RxQueue),
+		txq: make(chan *txReq, opts.TxQueue), cfgq: make(chan *cfgReq), rxq: make(chan hal.Packet, opts.RxQueue),
 		quit: make(chan struct{}), done: make(chan struct{})}
 	if err := d.checkParams(opts.Params); err != nil {
 		return nil, err
