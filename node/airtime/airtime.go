@@ -60,8 +60,14 @@ type Budget struct {
 	window time.Duration
 	limit  time.Duration // duty × window
 	txs    []tx          // transmissions still inside the window, oldest first
-	used   time.Duration // sum of the parts of txs inside the window at the last prune
-	total  time.Duration // everything ever spent
+	// cum[i] is the total duration of txs[:i] plus an arbitrary offset
+	// (only differences are used): len(cum) == len(txs)+1.
+	cum []time.Duration
+	// disorder counts adjacent pairs of txs that overlap or are out of
+	// start order. While it is zero, usage sums come from cum by binary
+	// search (O(log n)) instead of a scan of every transmission.
+	disorder int
+	total    time.Duration // everything ever spent
 }
 
 type tx struct {
@@ -77,7 +83,7 @@ func NewBudget(duty float64, window time.Duration) (*Budget, error) {
 	if window <= 0 {
 		return nil, fmt.Errorf("airtime: window %s must be positive", window)
 	}
-	return &Budget{window: window, limit: time.Duration(duty * float64(window))}, nil
+	return &Budget{window: window, limit: time.Duration(duty * float64(window)), cum: []time.Duration{0}}, nil
 }
 
 // Limit returns the airtime allowed per window.
@@ -120,14 +126,29 @@ func (b *Budget) prune(now time.Time) {
 	for i < len(b.txs) && !b.txs[i].start.Add(b.txs[i].dur).After(from) {
 		i++
 	}
-	if i > 0 {
-		b.txs = append(b.txs[:0], b.txs[i:]...)
+	if i == 0 {
+		return
 	}
+	for k := 1; k <= i && k < len(b.txs); k++ {
+		if outOfOrder(b.txs[k-1], b.txs[k]) {
+			b.disorder--
+		}
+	}
+	b.txs = append(b.txs[:0], b.txs[i:]...)
+	b.cum = append(b.cum[:0], b.cum[i:]...)
 }
+
+// outOfOrder reports whether b does not start at or after the end of a.
+func outOfOrder(a, b tx) bool { return b.start.Before(a.start.Add(a.dur)) }
 
 // Record notes a transmission of d that started at start.
 func (b *Budget) Record(start time.Time, d time.Duration) {
-	b.txs = append(b.txs, tx{start, d})
+	t := tx{start, d}
+	if n := len(b.txs); n > 0 && outOfOrder(b.txs[n-1], t) {
+		b.disorder++
+	}
+	b.txs = append(b.txs, t)
+	b.cum = append(b.cum, b.cum[len(b.cum)-1]+d)
 	b.total += d
 }
 
@@ -143,6 +164,30 @@ func (b *Budget) Allowed(now time.Time, d time.Duration, share float64) bool {
 }
 
 func (b *Budget) usedIn(from, to time.Time) time.Duration {
+	if b.disorder > 0 {
+		return b.usedInScan(from, to)
+	}
+	if !to.After(from) {
+		return 0
+	}
+	// Disjoint and in order: ends are sorted too.
+	i := sort.Search(len(b.txs), func(k int) bool { return b.txs[k].start.Add(b.txs[k].dur).After(from) })
+	j := sort.Search(len(b.txs), func(k int) bool { return !b.txs[k].start.Before(to) })
+	if i >= j {
+		return 0
+	}
+	used := b.cum[j] - b.cum[i]
+	if first := b.txs[i]; first.start.Before(from) {
+		used -= from.Sub(first.start)
+	}
+	if last := b.txs[j-1]; last.start.Add(last.dur).After(to) {
+		used -= last.start.Add(last.dur).Sub(to)
+	}
+	return used
+}
+
+// usedInScan is usedIn by a scan of every transmission (any order).
+func (b *Budget) usedInScan(from, to time.Time) time.Duration {
 	var used time.Duration
 	for _, t := range b.txs {
 		used += overlap(t, from, to)
@@ -170,24 +215,45 @@ func (b *Budget) NextAllowed(now time.Time, d time.Duration, share float64) (tim
 		end := c.Add(d)
 		return b.usedIn(end.Add(-b.window), end) + d - cap
 	}
-	points := make([]time.Time, 0, 2*len(b.txs))
-	for _, t := range b.txs {
-		for _, edge := range []time.Time{t.start, t.start.Add(t.dur)} {
-			if c := edge.Add(b.window - d); c.After(now) {
-				points = append(points, c)
-			}
-		}
-	}
-	sort.Slice(points, func(i, j int) bool { return points[i].Before(points[j]) })
 	prev, fprev := now, excess(now)
-	for _, q := range points {
-		if excess(q) <= 0 {
+	try := func(q time.Time) (time.Time, bool) {
+		fq := excess(q)
+		if fq <= 0 {
 			if c := prev.Add(fprev); c.Before(q) && b.Allowed(c, d, share) {
-				return c, nil
+				return c, true
 			}
-			return q, nil
+			return q, true
 		}
-		prev, fprev = q, excess(q)
+		prev, fprev = q, fq
+		return time.Time{}, false
+	}
+	if b.disorder == 0 {
+		// Edges of disjoint, ordered transmissions are already sorted:
+		// walk them lazily, stopping at the first that allows the frame.
+		for _, t := range b.txs {
+			for _, edge := range [2]time.Time{t.start, t.start.Add(t.dur)} {
+				if q := edge.Add(b.window - d); q.After(now) {
+					if at, ok := try(q); ok {
+						return at, nil
+					}
+				}
+			}
+		}
+	} else {
+		points := make([]time.Time, 0, 2*len(b.txs))
+		for _, t := range b.txs {
+			for _, edge := range []time.Time{t.start, t.start.Add(t.dur)} {
+				if c := edge.Add(b.window - d); c.After(now) {
+					points = append(points, c)
+				}
+			}
+		}
+		sort.Slice(points, func(i, j int) bool { return points[i].Before(points[j]) })
+		for _, q := range points {
+			if at, ok := try(q); ok {
+				return at, nil
+			}
+		}
 	}
 	// By then every recorded transmission has left the window.
 	last := b.txs[len(b.txs)-1]

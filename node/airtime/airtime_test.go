@@ -147,3 +147,53 @@ func TestBadArguments(t *testing.T) {
 		t.Fatal("bad priority accepted")
 	}
 }
+
+// TestFastPathMatchesScan checks the binary-search usage sums and the lazy
+// breakpoint walk (used while transmissions are disjoint and in order)
+// against the plain scans, including after overlapping records turn the
+// fast path off and pruning turns it back on.
+func TestFastPathMatchesScan(t *testing.T) {
+	for seed := int64(0); seed < 8; seed++ {
+		r := rand.New(rand.NewSource(seed))
+		b, _ := NewBudget(0.1, 10*time.Minute)
+		now := t0
+		for step := 0; step < 300; step++ {
+			now = now.Add(time.Duration(r.Intn(8000)) * time.Millisecond)
+			d := time.Duration(20+r.Intn(3000)) * time.Millisecond
+			start := now
+			if r.Intn(25) == 0 {
+				start = now.Add(-time.Duration(r.Intn(2000)) * time.Millisecond) // overlap: disorder
+			}
+			b.Record(start, d)
+			b.prune(now)
+			// Reference: the same state with the fast path disabled.
+			ref := &Budget{window: b.window, limit: b.limit, txs: append([]tx(nil), b.txs...), disorder: 1}
+			want := 0
+			for k := 1; k < len(b.txs); k++ {
+				if outOfOrder(b.txs[k-1], b.txs[k]) {
+					want++
+				}
+			}
+			if b.disorder != want {
+				t.Fatalf("seed %d step %d: disorder %d, want %d", seed, step, b.disorder, want)
+			}
+			for k := 0; k < 5; k++ {
+				from := now.Add(-time.Duration(r.Intn(700_000)) * time.Millisecond)
+				to := from.Add(time.Duration(r.Intn(700_000)) * time.Millisecond)
+				if got, exp := b.usedIn(from, to), ref.usedInScan(from, to); got != exp {
+					t.Fatalf("seed %d step %d: usedIn(%v, %v) = %v, scan %v", seed, step, from.Sub(t0), to.Sub(t0), got, exp)
+				}
+			}
+			if step%4 != 0 {
+				continue
+			}
+			fd := time.Duration(20+r.Intn(5000)) * time.Millisecond
+			share := []float64{1, 0.9, 0.5}[r.Intn(3)]
+			got, err1 := b.NextAllowed(now, fd, share)
+			exp, err2 := ref.NextAllowed(now, fd, share)
+			if !got.Equal(exp) || (err1 == nil) != (err2 == nil) {
+				t.Fatalf("seed %d step %d: NextAllowed = %v %v, scan %v %v", seed, step, got.Sub(t0), err1, exp.Sub(t0), err2)
+			}
+		}
+	}
+}

@@ -155,7 +155,10 @@ type Engine struct {
 	pend       map[rns.Hash]*seqSet // seqs held but not accepted (gap buffer, stash)
 	stash      []stashed            // runs waiting for their predecessor, oldest first
 	stashBytes int
-	now        int64 // latest time seen
+	// membersChanged: an accepted event changed the membership since the
+	// stash was last retried (a stashed run's author may now resolve).
+	membersChanged bool
+	now            int64 // latest time seen
 }
 
 // channel is the per-destination sync state: the broadcast channel or one

@@ -231,7 +231,7 @@ func (e *Engine) onSlice(ch *channel, m *Slice, now int64) {
 		return
 	}
 	e.ingestRun(ch, evs, now)
-	e.retryStash(now)
+	e.retryStash(evs[0].Author, now)
 }
 
 // decodeSlice decodes a slice's run, which must fill the slice.
@@ -295,8 +295,10 @@ func (e *Engine) notePending(a rns.Hash, from, to uint64) {
 // stashed is a run that could not be decoded yet because its predecessor
 // is missing (an earlier chunk was lost).
 type stashed struct {
-	peer PeerID
-	run  []byte
+	peer   PeerID
+	run    []byte
+	prefix []byte // the run's author prefix (aliases run)
+	seq    uint64 // its first seq
 }
 
 // stashRun keeps a run whose predecessor is unknown, within
@@ -314,7 +316,8 @@ func (e *Engine) stashRun(ch *channel, run, prefix []byte, seq, count uint64, no
 		e.stashBytes -= len(e.stash[0].run)
 		e.stash = e.stash[1:]
 	}
-	e.stash = append(e.stash, stashed{peer: ch.peer, run: bytes.Clone(run)})
+	c := bytes.Clone(run)
+	e.stash = append(e.stash, stashed{peer: ch.peer, run: c, prefix: c[1 : 1+len(prefix)], seq: seq})
 	e.stashBytes += len(run)
 	if a, err := e.log.ResolveAuthor(prefix); err == nil && e.log.IsMember(a) {
 		e.notePending(a, seq, seq+count-1)
@@ -324,12 +327,44 @@ func (e *Engine) stashRun(ch *channel, run, prefix []byte, seq, count uint64, no
 }
 
 // retryStash decodes stashed runs whose predecessor has arrived, until
-// nothing more decodes.
-func (e *Engine) retryStash(now int64) {
+// nothing more decodes. Only runs that the last ingest can have unblocked
+// are tried: those of the author whose run was just ingested (and, in
+// turn, of authors whose stashed runs then decoded), or every run when the
+// membership changed (a run of a newly admitted author may now resolve).
+// Decoding a run that still lacks its predecessor costs an author lookup
+// and an error; with a full stash on a busy channel that used to dominate
+// the engine's CPU time.
+func (e *Engine) retryStash(author rns.Hash, now int64) {
+	if len(e.stash) == 0 {
+		return
+	}
+	touched := []rns.Hash{author}
+	all := e.membersChanged
+	e.membersChanged = false
+	relevant := func(s *stashed) bool {
+		if all {
+			return true
+		}
+		for _, a := range touched {
+			if bytes.HasPrefix(a[:], s.prefix) {
+				// Its predecessor must be held (log or pending tail) by now.
+				if e.log.Seq(a)+1 >= s.seq {
+					return true
+				}
+				if t, ok := e.tails[a]; ok && t.seq+1 == s.seq {
+					return true
+				}
+			}
+		}
+		return false
+	}
 	for progress := true; progress; {
 		progress = false
 		for i := 0; i < len(e.stash); i++ {
 			s := e.stash[i]
+			if !relevant(&s) {
+				continue
+			}
 			evs, err := decodeSlice(s.run, resolver{e})
 			if errors.Is(err, feed.ErrUnknownPrev) {
 				continue
@@ -345,6 +380,9 @@ func (e *Engine) retryStash(now int64) {
 				ch = e.bcast
 			}
 			e.ingestRun(ch, evs, now)
+			touched = append(touched, evs[0].Author)
+			all = all || e.membersChanged
+			e.membersChanged = false
 			progress = true
 		}
 	}
@@ -360,6 +398,9 @@ func (e *Engine) handleResult(peer PeerID, res feed.IngestResult, now int64) {
 			Err: fmt.Errorf("%w: %s/%d", feed.ErrForked, f.Author, f.Seq)})
 	}
 	for _, a := range res.Accepted {
+		if a.Kind == feed.KindMemberAdd || a.Kind == feed.KindMemberRemove {
+			e.membersChanged = true
+		}
 		if _, err := e.clock.Observe(a.HLC, now); err != nil {
 			e.report(Report{Kind: ReportClockDrift, Peer: peer, Author: a.Author, Seq: a.Seq, Err: err})
 		}
