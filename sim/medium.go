@@ -3,6 +3,8 @@ package sim
 import (
 	"math"
 	"time"
+
+	"github.com/meshlogd/meshlogd/sx127x/sx127xtest"
 )
 
 // Path-loss model used for capture decisions (documented in doc.go):
@@ -45,6 +47,7 @@ type frame struct {
 	start, end time.Duration
 	data       []byte
 	rx         []rxState
+	cf         *sx127xtest.Frame // the emulated chips' view (see world.chipFrame)
 }
 
 // rxState is one potential reception of a frame.

@@ -101,6 +101,18 @@ type NodeStat struct {
 	Up          bool
 	TX          []TX   // transmitted frames (for the timeline)
 	Down        []Span // times the node was down
+	Radio       string // "sim" or "sx127x"
+	SX          *SXStat
+}
+
+// SXStat is what the real driver and the emulated chip of an "sx127x"
+// node counted over the run (summed over its restarts): packets and
+// frames from the driver's hal.Stats, SPI transactions from the chip, and
+// how often the simulator handed control to the driver's goroutine.
+type SXStat struct {
+	TxPackets, TxFrames, TxErrors    uint64
+	RxFrames, RxPackets, RxCRCErrors uint64
+	SPITransactions, Handoffs        uint64
 }
 
 // KindStat is what one kind of sync message cost over the run.
@@ -158,7 +170,17 @@ func (w *world) figures() (Figures, *Detail) {
 		f.MaxDutyCycle = max(f.MaxDutyCycle, duty)
 		ns := NodeStat{Name: nd.name, Events: nd.count, Frames: nd.frames, Bytes: nd.bytes,
 			Airtime: nd.airtime, MaxDuty: duty, Drops: nd.drops, RxPackets: nd.rxPackets, Up: nd.up,
-			ConvergedAt: -1}
+			ConvergedAt: -1, Radio: "sim"}
+		if nd.isSX {
+			t := nd.sxTotals
+			if nd.radio != nil {
+				t.add(nd.radio.stats())
+			}
+			ns.Radio = "sx127x"
+			ns.SX = &SXStat{TxPackets: t.txPackets, TxFrames: t.txFrames, TxErrors: t.txErrors,
+				RxFrames: t.rxFrames, RxPackets: t.rxPackets, RxCRCErrors: t.crcErrs,
+				SPITransactions: t.spi, Handoffs: t.handoffs}
+		}
 		if nd.up {
 			dg := nd.eng.digest()
 			f.ViewDigest[nd.name] = hex.EncodeToString(dg[:])
@@ -358,6 +380,7 @@ func writeResult(b *bytes.Buffer, f *Figures, d *Detail) {
 			n.Frames, n.Bytes, n.Airtime.Seconds(), 100*n.MaxDuty, n.IdlePerHour, n.Drops)
 	}
 	tw.Flush()
+	writeSXTable(b, d)
 	ratio := 0.0
 	if f.EventBytes > 0 {
 		ratio = float64(f.BytesOnAir) / float64(f.EventBytes)
@@ -389,6 +412,28 @@ func writeResult(b *bytes.Buffer, f *Figures, d *Detail) {
 			fmt.Fprintf(b, "  %s\n", e)
 		}
 	}
+}
+
+// writeSXTable lists what the real sx127x driver and the emulated chip of
+// each "sx127x" node counted (nothing when every radio is "sim").
+func writeSXTable(b *bytes.Buffer, d *Detail) {
+	any := false
+	for _, n := range d.NodeStats {
+		any = any || n.SX != nil
+	}
+	if !any {
+		return
+	}
+	fmt.Fprintf(b, "SX127x radios (the real sx127x driver on an emulated chip):\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "node\ttx packets\ttx frames\ttx errors\trx frames\trx packets\tCRC errors\tSPI transactions\thandoffs\t\n")
+	for _, n := range d.NodeStats {
+		if s := n.SX; s != nil {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", n.Name, s.TxPackets, s.TxFrames, s.TxErrors,
+				s.RxFrames, s.RxPackets, s.RxCRCErrors, s.SPITransactions, s.Handoffs)
+		}
+	}
+	tw.Flush()
 }
 
 // sortedKeys is a helper for deterministic iteration.

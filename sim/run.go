@@ -48,6 +48,7 @@ func runOne(sc *scenario.Scenario, seed uint64, p protocol) (Figures, *Detail, e
 	w.q.run(sc.Until)
 	w.checkConvergence()
 	f, d := w.figures()
+	w.shutdown()
 	return f, d, nil
 }
 

@@ -255,13 +255,6 @@ func TestCrashLosesOnlyNonDurableTail(t *testing.T) {
 	}
 }
 
-func TestUnsupportedRadio(t *testing.T) {
-	sc := mustParse(t, `{"nodes":[{"name":"a","pos":[0,0],"radio":"sx127x"}]}`)
-	if _, err := Run(sc, Options{}); err == nil || !strings.Contains(err.Error(), "sx127x") {
-		t.Fatalf("err %v", err)
-	}
-}
-
 func TestSVGWellFormed(t *testing.T) {
 	r, err := Run(scenario.Default(), Options{Baseline: true})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/meshlogd/meshlogd/node/groupwire"
 	"github.com/meshlogd/meshlogd/node/rns"
 	"github.com/meshlogd/meshlogd/sim/scenario"
+	"github.com/meshlogd/meshlogd/sx127x/sx127xtest"
 )
 
 // senseSymbols is how many preamble symbols carrier sense needs to detect
@@ -61,6 +62,12 @@ type simNode struct {
 
 	reasm *hal.Reassembler
 	duty  dutyTracker
+
+	// "radio": "sx127x" nodes: the real driver on an emulated chip.
+	isSX     bool
+	radio    *sxRadio // nil while down
+	radioGen int      // radios built so far (seeds each one's Rand)
+	sxTotals sxStats  // counters of radios already dropped
 
 	count      int           // events held (durable + in flight)
 	lastChange time.Duration // when count last changed
@@ -149,9 +156,6 @@ func newWorld(sc *scenario.Scenario, seed uint64, proto protocol) (*world, error
 	budget := time.Duration(float64(sc.Radio.DutyWindow) * sc.Radio.DutyCycle)
 	founderKey := streamBytes(seed, "group-key", 64)
 	for i, sn := range sc.Nodes {
-		if sn.Radio == "sx127x" {
-			return nil, fmt.Errorf("sim: node %s: radio \"sx127x\" is not supported yet: running the real sx127x driver against the emulated chip (sx127x/sx127xtest) on virtual time is not implemented; use \"sim\"", sn.Name)
-		}
 		id, err := rns.FromPrivateKey(streamBytes(seed, "identity", 64, i))
 		if err != nil {
 			return nil, fmt.Errorf("sim: identity of %s: %w", sn.Name, err)
@@ -162,7 +166,7 @@ func newWorld(sc *scenario.Scenario, seed uint64, proto protocol) (*world, error
 		}
 		nd := &simNode{sched: airtime.NewScheduler(bud, maxQueue), idx: i, name: sn.Name, identity: id, rng: stream(seed, "node", i), up: true,
 			reasm: hal.NewReassembler(hal.PartialTimeout(w.params)),
-			duty:  dutyTracker{window: sc.Radio.DutyWindow, budget: budget}}
+			duty:  dutyTracker{window: sc.Radio.DutyWindow, budget: budget}, isSX: sn.Radio == "sx127x"}
 		w.nodes = append(w.nodes, nd)
 	}
 	for _, nd := range w.nodes {
@@ -219,6 +223,15 @@ func newWorld(sc *scenario.Scenario, seed uint64, proto protocol) (*world, error
 			return nil, fmt.Errorf("sim: start %s: %w", nd.name, err)
 		}
 		nd.eng = eng
+	}
+	for _, nd := range w.nodes {
+		if !nd.isSX {
+			continue
+		}
+		if err := w.startRadio(nd); err != nil {
+			w.shutdown()
+			return nil, fmt.Errorf("sim: node %s: radio \"sx127x\": %w", nd.name, err)
+		}
 	}
 	return w, nil
 }
@@ -536,7 +549,11 @@ func (w *world) kick(nd *simNode) {
 	}
 	nd.attemptPending = true
 	ep := nd.epoch
-	w.q.after(w.backoff(nd), func() { w.attempt(nd, ep) })
+	var d time.Duration
+	if !nd.isSX { // the sx127x driver does its own channel access
+		d = w.backoff(nd)
+	}
+	w.q.after(d, func() { w.attempt(nd, ep) })
 }
 
 // busyUntil returns when the last frame nd can hear ends (carrier sense),
@@ -559,6 +576,10 @@ func (w *world) attempt(nd *simNode, ep int) {
 	}
 	nd.attemptPending = false
 	if !nd.up || nd.sending || nd.sched.Len() == 0 {
+		return
+	}
+	if nd.isSX {
+		w.submit(nd, ep)
 		return
 	}
 	now := w.q.now
@@ -594,15 +615,13 @@ func (w *world) attempt(nd *simNode, ep int) {
 	w.startFrame(nd, frames, 0, ep, msg)
 }
 
-// frameHeader is what enqueue puts in front of the message and the packet
-// in an airtime.Frame: the kind index and the message length (16 bits).
-const frameHeader = 3
-
-func (w *world) startFrame(nd *simNode, frames [][]byte, i int, ep int, msg []byte) {
+// beginFrame puts a frame of data from nd on the medium for dur: the
+// sender's accounting, who may hear it, the collisions it causes, and the
+// carrier start at sx127x receivers. cf is the frame as an emulated chip
+// sent it (nil for a frame from a "sim" radio).
+func (w *world) beginFrame(nd *simNode, data []byte, dur time.Duration, cf *sx127xtest.Frame) *frame {
 	now := w.q.now
-	data := frames[i]
-	dur := hal.Airtime(w.params, len(data))
-	f := &frame{from: nd.idx, start: now, end: now + dur, data: data}
+	f := &frame{from: nd.idx, start: now, end: now + dur, data: data, cf: cf}
 	nd.duty.add(now, f.end)
 	nd.frames++
 	nd.bytes += int64(len(data))
@@ -610,7 +629,10 @@ func (w *world) startFrame(nd *simNode, frames [][]byte, i int, ep int, msg []by
 	nd.tx = append(nd.tx, txRecord{start: now, dur: dur, bytes: len(data)})
 	for _, r := range w.nbr[nd.idx] {
 		rn := w.nodes[r]
-		f.rx = append(f.rx, rxState{to: r, epoch: rn.epoch, ok: rn.up && !rn.sending})
+		// Half duplex: a "sim" radio that is sending hears nothing; an
+		// sx127x chip decides that itself (in TX it does not listen).
+		ok := rn.up && (rn.isSX || !rn.sending)
+		f.rx = append(f.rx, rxState{to: r, epoch: rn.epoch, ok: ok})
 	}
 	for _, g := range w.active {
 		// Half duplex: nd stops hearing g.
@@ -632,6 +654,22 @@ func (w *world) startFrame(nd *simNode, frames [][]byte, i int, ep int, msg []by
 		}
 	}
 	w.active = append(w.active, f)
+	for _, rs := range f.rx {
+		if x := w.nodes[rs.to].radio; x != nil && rs.ok && !x.dead {
+			x.chip.CarrierStart(w.chipFrame(f), w.chipLink(f.from, rs.to))
+			x.poke()
+		}
+	}
+	return f
+}
+
+// frameHeader is what enqueue puts in front of the message and the packet
+// in an airtime.Frame: the kind index and the message length (16 bits).
+const frameHeader = 3
+
+func (w *world) startFrame(nd *simNode, frames [][]byte, i int, ep int, msg []byte) {
+	data := frames[i]
+	f := w.beginFrame(nd, data, hal.Airtime(w.params, len(data)), nil)
 	w.q.at(f.end, func() {
 		w.endFrame(f)
 		if nd.epoch != ep {
@@ -674,6 +712,10 @@ func (w *world) endFrame(f *frame) {
 	}
 	for _, rs := range f.rx {
 		rn := w.nodes[rs.to]
+		if rn.isSX {
+			w.endChipFrame(f, rs)
+			continue
+		}
 		if !rs.ok || !rn.up || rn.epoch != rs.epoch {
 			continue
 		}
@@ -696,6 +738,26 @@ func (w *world) endFrame(f *frame) {
 	}
 }
 
+// endChipFrame ends frame f at an sx127x receiver: the medium's verdict
+// (capture, partition, per-link loss) becomes the Link of CarrierEnd, and
+// the chip and driver do the rest (CRC error, FIFO, RxDone, reassembly).
+func (w *world) endChipFrame(f *frame, rs rxState) {
+	rn := w.nodes[rs.to]
+	x := rn.radio
+	if x == nil || x.dead || !rn.up || rn.epoch != rs.epoch {
+		return
+	}
+	survived := rs.ok
+	if survived {
+		if l := w.link[f.from][rs.to].loss; l > 0 && w.lossFor(f.from, rs.to).Float64() < l {
+			rn.rxLost++
+			survived = false
+		}
+	}
+	x.chip.CarrierEnd(w.chipFrame(f), sx127xtest.Link{Corrupt: !survived})
+	x.poke()
+}
+
 // ---- crashes ----
 
 func (w *world) down(nd *simNode) {
@@ -713,6 +775,9 @@ func (w *world) down(nd *simNode) {
 	nd.sched = airtime.NewScheduler(nd.sched.Budget(), maxQueue) // the queue is lost, the budget is not
 	nd.sending, nd.attemptPending, nd.tickArmed = false, false, false
 	nd.reasm.Reset()
+	if nd.radio != nil {
+		nd.radio.kill() // power loss: the radio's state is gone
+	}
 	nd.eng = nil
 	nd.lastChange = w.q.now
 	w.checkConvergence()
@@ -731,6 +796,11 @@ func (w *world) upNode(nd *simNode) {
 	nd.downs[len(nd.downs)-1][1] = w.q.now
 	nd.eng = eng
 	nd.lastChange = w.q.now
+	if nd.isSX {
+		if err := w.startRadio(nd); err != nil {
+			w.errs = append(w.errs, fmt.Sprintf("%v %s: sx127x radio: %v", fmtDur(w.q.now), nd.name, err))
+		}
+	}
 	w.pump(nd)
 }
 
