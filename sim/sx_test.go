@@ -2,11 +2,13 @@ package sim
 
 import (
 	"bytes"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/meshlogd/meshlogd/hal"
 	"github.com/meshlogd/meshlogd/node/airtime"
 	"github.com/meshlogd/meshlogd/node/rns"
 	"github.com/meshlogd/meshlogd/sim/scenario"
@@ -203,6 +205,12 @@ func TestSX127xSplitPacketsBothWays(t *testing.T) {
 	if a.frames != 2 || a.radio.dev.Stats().TxFrames != 2 || a.radio.dev.Stats().TxPackets != 1 {
 		t.Fatalf("a sent %d frames on the medium, driver %+v", a.frames, a.radio.dev.Stats())
 	}
+	for _, tx := range a.tx {
+		// The chip's frames last what the medium's own formula says.
+		if tx.dur != hal.Airtime(w.params, tx.bytes) {
+			t.Fatalf("a %d-byte chip frame lasted %v, hal.Airtime says %v", tx.bytes, tx.dur, hal.Airtime(w.params, tx.bytes))
+		}
+	}
 	if s := c.radio.dev.Stats(); s.RxFrames != 4 || s.RxPackets != 2 {
 		t.Fatalf("c's driver %+v", s)
 	}
@@ -299,5 +307,56 @@ func TestSX127xHandoffsPerSecond(t *testing.T) {
 	h := float64(r.Detail.NodeStats[0].SX.Handoffs) / sc.Until.Seconds()
 	if h < 39 || h > 41 {
 		t.Fatalf("%.2f handoffs per virtual second, want about 40", h)
+	}
+}
+
+// The built-in scenario with two teams on sx127x radios behaves like the
+// all-sim one: it converges, with team_c's later write winning.
+func TestDefaultScenarioWithSX127x(t *testing.T) {
+	sc := withSX127x(scenario.Default(), "team_a", "team_c")
+	r, err := Run(sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConverged(t, sc, &r.Figures)
+	if c := r.Detail.Conflicts; len(c) != 1 || c[0].Winner != "team_c" {
+		t.Fatalf("conflicts %+v", c)
+	}
+	for _, ns := range r.Detail.NodeStats {
+		if (ns.SX != nil) != (ns.Name == "team_a" || ns.Name == "team_c") {
+			t.Fatalf("%s: sx stats %v", ns.Name, ns.SX)
+		}
+		if ns.SX != nil && (ns.SX.TxPackets == 0 || ns.SX.RxPackets == 0) {
+			t.Fatalf("%s: %+v", ns.Name, *ns.SX)
+		}
+	}
+}
+
+// sx127x nodes keep to the duty-cycle budget even when it binds, although
+// the driver transmits some time after the scheduler released a packet
+// (see chargeDelay).
+func TestSX127xDutyCycleNeverExceeded(t *testing.T) {
+	var nodes []string
+	for i := range 6 {
+		radio := ""
+		if i%2 == 0 {
+			radio = `,"radio":"sx127x"`
+		}
+		nodes = append(nodes, fmt.Sprintf(`{"name":"n%d","pos":[%.1f,0]%s}`, i, float64(i)*0.3, radio))
+	}
+	sc := mustParse(t, `{"seed":2,"radio":{"sf":7,"duty_cycle":0.02,"duty_window":"2m"},"range_km":3,"nodes":[`+
+		strings.Join(nodes, ",")+`],"workload":{"events_per_node":40,"from":"0s","to":"5m"},"until":"15m","expect_convergence":false}`)
+	r, err := Run(sc, Options{Baseline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*Figures{&r.Figures, r.Baseline} {
+		if f.MaxDutyCycle > sc.Radio.DutyCycle+1e-9 {
+			t.Fatalf("max duty cycle %v above the budget %v", f.MaxDutyCycle, sc.Radio.DutyCycle)
+		}
+	}
+	// The budget really bound the "sim" radios of the baseline.
+	if r.Baseline.MaxDutyCycle < 0.99*sc.Radio.DutyCycle {
+		t.Fatalf("baseline max duty %v: the budget never bound", r.Baseline.MaxDutyCycle)
 	}
 }
