@@ -654,10 +654,19 @@ func (w *world) beginFrame(nd *simNode, data []byte, dur time.Duration, cf *sx12
 		}
 	}
 	w.active = append(w.active, f)
+	// sx127x receivers: the chip hears the preamble once it is detectable
+	// (senseDelay, as carrier sense for "sim" radios), so that both kinds
+	// of radio sense the channel alike; it decides itself whether it was
+	// listening then (half duplex, its RX session).
 	for _, rs := range f.rx {
 		if x := w.nodes[rs.to].radio; x != nil && rs.ok && !x.dead {
-			x.chip.CarrierStart(w.chipFrame(f), w.chipLink(f.from, rs.to))
-			x.poke()
+			l := w.chipLink(f.from, rs.to)
+			w.q.at(f.start+w.senseDelay, func() {
+				if !x.dead {
+					x.chip.CarrierStart(w.chipFrame(f), l)
+					x.poke()
+				}
+			})
 		}
 	}
 	return f
