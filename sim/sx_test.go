@@ -360,3 +360,29 @@ func TestSX127xDutyCycleNeverExceeded(t *testing.T) {
 		t.Fatalf("baseline max duty %v: the budget never bound", r.Baseline.MaxDutyCycle)
 	}
 }
+
+// Random meshes with loss, a partition, restarts and concurrent edits,
+// with every other node on an sx127x radio, converge.
+func TestConvergenceRandomizedSX127x(t *testing.T) {
+	last := uint64(12)
+	if testing.Short() {
+		last = 11
+	}
+	for seed := uint64(11); seed <= last; seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			sc := mustParse(t, randomScenario(seed, 5+int(seed%3)))
+			var names []string
+			for i, n := range sc.Nodes {
+				if i%2 == 1 {
+					names = append(names, n.Name)
+				}
+			}
+			sc = withSX127x(sc, names...)
+			r, err := Run(sc, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkConverged(t, sc, &r.Figures)
+		})
+	}
+}

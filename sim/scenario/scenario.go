@@ -64,7 +64,7 @@ type Node struct {
 	Name   string
 	Pos    [2]float64 // km, x/y on a flat plane
 	HasPos bool
-	Radio  string // "sim" (default: the medium's own radio model) or "sx127x"
+	Radio  string // "sim" (default: the medium's own radio model) or "sx127x" (the real sx127x driver on an emulated chip)
 }
 
 // Link is an explicit radio link between two nodes.
