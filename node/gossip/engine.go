@@ -177,13 +177,21 @@ type channel struct {
 	push    map[rns.Hash]*seqSet // ranges to send
 	bare    map[rns.Hash]*seqSet // parts of push asked for bare (no signature needed)
 	pushDue int64                // -1: nothing scheduled
+	// relay holds events new to us (someone else's) until their random
+	// relay time relayAt (one per author, so that an author's events
+	// waiting together go out together); hearing a neighbour send them
+	// first removes them (suppress).
+	relay   map[rns.Hash]*seqSet
+	relayAt map[rns.Hash]int64
 	sent    map[rns.Hash]sentMark
 	sigDebt map[rns.Hash]int // unsigned run bytes sent since the last signature
 
 	wants   map[rns.Hash][]WantRange // wants to send
 	wantDue int64
 
-	nextTx int64 // earliest time for the next data message
+	nextTx  int64   // earliest time for the next data message
+	spacing int64   // TxSpacingMs or PeerTxSpacingMs
+	heard   []int64 // when recent data messages from others were heard (channel load)
 
 	// unsent counts our data messages not yet confirmed on air by Sent
 	// (Config.AwaitSent), the last emitted at lastEmitAt.
@@ -261,12 +269,18 @@ func (e *Engine) newChannel(p PeerID, limit int, now int64) *channel {
 		lastSliceAt:    never,
 		push:           map[rns.Hash]*seqSet{},
 		pushDue:        -1,
+		relay:          map[rns.Hash]*seqSet{},
+		relayAt:        map[rns.Hash]int64{},
 		sent:           map[rns.Hash]sentMark{},
 		sigDebt:        map[rns.Hash]int{},
 		wants:          map[rns.Hash][]WantRange{},
 		bare:           map[rns.Hash]*seqSet{},
 		wantDue:        -1,
 		nextTx:         now,
+		spacing:        e.cfg.TxSpacingMs,
+	}
+	if !p.IsBroadcast() {
+		ch.spacing = e.cfg.PeerTxSpacingMs
 	}
 	ch.trickle.Start(now, e.cfg.Rand)
 	return ch
@@ -401,15 +415,23 @@ func (e *Engine) Advance(rd Ready) {
 	// New durable data: beacon soon so that neighbours that did not hear
 	// it notice; the inconsistency they then show resets the timers.
 	e.forChannels(func(ch *channel) { ch.trickle.Hurry(e.now, e.cfg.Rand) })
-	if self := e.self(); e.cfg.Identity != nil {
-		// Our own fresh events: nobody else has them, push eagerly
-		// (batched by AppendDelayMs).
-		for _, s := range rd.Persist {
-			if s.Author == self && s.Seq <= e.durable[self] {
-				e.forChannels(func(ch *channel) {
-					e.schedulePush(ch, self, s.Seq, s.Seq, e.now+e.cfg.AppendDelayMs, false)
-				})
-			}
+	self := e.self()
+	for _, s := range rd.Persist {
+		if s.Seq > e.durable[s.Author] {
+			continue
+		}
+		switch {
+		case e.cfg.Identity != nil && s.Author == self:
+			// Our own fresh events: nobody else has them, push eagerly
+			// (batched by AppendDelayMs).
+			e.forChannels(func(ch *channel) {
+				e.schedulePush(ch, self, s.Seq, s.Seq, e.now+e.cfg.AppendDelayMs, false)
+			})
+		case e.cfg.RelayWindowMs > 0:
+			// Someone else's event, new to us: relay it on the broadcast
+			// channel after a random delay, unless a neighbour is heard
+			// sending it first (suppress): counter-based flooding.
+			e.scheduleRelay(e.bcast, s.Author, s.Seq)
 		}
 	}
 }

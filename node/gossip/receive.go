@@ -29,6 +29,9 @@ func (e *Engine) Step(from PeerID, payload []byte, nowMs int64) error {
 		return nil // peers disabled
 	}
 	ch.lastHeard = nowMs
+	if m.Kind() != KindBeacon {
+		e.noteLoad(ch, nowMs)
+	}
 	switch m := m.(type) {
 	case *Beacon:
 		e.onBeacon(ch, m, nowMs)

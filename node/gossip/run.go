@@ -177,4 +177,88 @@ func (e *Engine) suppress(ch *channel, prefix []byte, from, last uint64) {
 			}
 		}
 	}
+	for a, set := range ch.relay {
+		if bytes.HasPrefix(a[:], prefix) {
+			set.remove(from, last)
+			if set.empty() {
+				delete(ch.relay, a)
+				delete(ch.relayAt, a)
+			}
+		}
+	}
+}
+
+// scheduleRelay plans to relay event seq of author a on ch after a random
+// delay in [0, RelayWindowMs). Events of an author already waiting share
+// its relay time, so that they go out in one slice. The relay queue holds
+// at most MaxClaims authors; beyond that an event is queued at once.
+func (e *Engine) scheduleRelay(ch *channel, a rns.Hash, seq uint64) {
+	set := ch.relay[a]
+	if set == nil {
+		if len(ch.relay) >= e.cfg.MaxClaims {
+			e.schedulePush(ch, a, seq, seq, e.now, true)
+			return
+		}
+		set = &seqSet{}
+		ch.relay[a] = set
+		ch.relayAt[a] = e.now + e.rnd(e.cfg.RelayWindowMs)
+	}
+	set.add(seq, seq)
+}
+
+// releaseRelays moves relays that fell due into ch's send queue.
+func (e *Engine) releaseRelays(ch *channel, now int64) {
+	if len(ch.relay) == 0 {
+		return
+	}
+	for _, a := range sortedAuthors(ch.relay) {
+		if ch.relayAt[a] > now {
+			continue
+		}
+		for _, sp := range ch.relay[a].spans {
+			e.schedulePush(ch, a, sp.From, sp.To, now, true)
+		}
+		delete(ch.relay, a)
+		delete(ch.relayAt, a)
+	}
+}
+
+// Channel load: the data messages (frontiers, slices, wants) heard from
+// others over the last loadWindowMs stretch the pause after each of our
+// own. Without it every node of a dense mesh sends at the full pace and
+// the channel saturates: hidden terminals collide, suppression stops
+// working because what should suppress is lost, and the repairs load the
+// channel further.
+const (
+	// loadWindowMs is how far back heard data messages count.
+	loadWindowMs = 30_000
+	// maxLoadMarks bounds the remembered data messages per channel.
+	maxLoadMarks = 256
+	// maxPaceFactor caps the stretch at this multiple of the spacing.
+	maxPaceFactor = 16
+)
+
+// noteLoad records that a data message from someone else was heard on ch.
+func (e *Engine) noteLoad(ch *channel, now int64) {
+	if len(ch.heard) == maxLoadMarks {
+		copy(ch.heard, ch.heard[1:])
+		ch.heard = ch.heard[:maxLoadMarks-1]
+	}
+	ch.heard = append(ch.heard, now)
+}
+
+// pace returns the pause after one of our data messages on ch: the
+// channel's spacing s stretched by the load, s·(1 + n·s/W) where n data
+// messages were heard over the last W = loadWindowMs (that is, by how many
+// messages others sent per spacing interval), at most maxPaceFactor·s.
+func (e *Engine) pace(ch *channel, now int64) int64 {
+	i := 0
+	for i < len(ch.heard) && ch.heard[i] <= now-loadWindowMs {
+		i++
+	}
+	if i > 0 {
+		ch.heard = append(ch.heard[:0], ch.heard[i:]...)
+	}
+	s := ch.spacing
+	return min(maxPaceFactor*s, s+int64(len(ch.heard))*s*s/loadWindowMs)
 }

@@ -26,6 +26,9 @@ func (e *Engine) NextDeadline() int64 {
 				take(max(due, floor))
 			}
 		}
+		for _, due := range ch.relayAt {
+			take(max(due, floor))
+		}
 	})
 	for _, c := range e.claims {
 		take(c.nextAt)
@@ -141,6 +144,7 @@ func (e *Engine) tickChannel(ch *channel, now int64) {
 	if now < ch.nextTx {
 		return
 	}
+	e.releaseRelays(ch, now)
 	if ch.frontierDue >= 0 && now >= ch.frontierDue {
 		if quiet := ch.lastSliceAt + e.cfg.QuietMs; now < quiet {
 			ch.frontierDue = quiet // others are sending: answer later
@@ -149,14 +153,14 @@ func (e *Engine) tickChannel(ch *channel, now int64) {
 			ch.frontierDue = -1
 			ch.frontierSentAt = now
 			ch.frontierHashSent = e.durHash
-			ch.nextTx = now + int64(n)*e.cfg.TxSpacingMs
+			ch.nextTx = now + int64(n)*e.pace(ch, now)
 			return
 		}
 	}
 	if ch.pushDue >= 0 && now >= ch.pushDue {
 		sent := e.sendSlice(ch, now)
 		if sent {
-			ch.nextTx = now + e.cfg.TxSpacingMs
+			ch.nextTx = now + e.pace(ch, now)
 		}
 		if len(ch.push) == 0 {
 			ch.pushDue = -1
@@ -170,7 +174,7 @@ func (e *Engine) tickChannel(ch *channel, now int64) {
 	if ch.wantDue >= 0 && now >= ch.wantDue {
 		e.sendWants(ch)
 		ch.wantDue = -1
-		ch.nextTx = now + e.cfg.TxSpacingMs
+		ch.nextTx = now + e.pace(ch, now)
 	}
 }
 
@@ -195,7 +199,7 @@ func (e *Engine) Sent(m Message, nowMs int64) {
 	if ch.unsent > 0 {
 		ch.unsent--
 	}
-	ch.nextTx = max(ch.nextTx, nowMs+e.cfg.TxSpacingMs)
+	ch.nextTx = max(ch.nextTx, nowMs+e.pace(ch, nowMs))
 }
 
 // reach is how far we hold author a's feed: accepted, or claimed by a
