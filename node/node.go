@@ -279,6 +279,15 @@ func (n *Node) salvage(st *storage.Log, rep *storage.Report, flog *feed.Log) err
 	return nil
 }
 
+// relayWindowMs maps [sync] relay_window to gossip.Config.RelayWindowMs:
+// zero ("off") disables relaying, which the engine spells negative.
+func relayWindowMs(d time.Duration) int64 {
+	if d <= 0 {
+		return -1
+	}
+	return d.Milliseconds()
+}
+
 func (n *Node) engineConfig() gossip.Config {
 	s := n.cfg.Sync
 	imin := s.BeaconMin.Milliseconds()
@@ -300,6 +309,7 @@ func (n *Node) engineConfig() gossip.Config {
 		TrickleIminMs:    imin,
 		TrickleDoublings: doublings,
 		TrickleK:         s.Redundancy,
+		RelayWindowMs:    relayWindowMs(s.RelayWindow),
 		MaxClockDriftMs:  n.cfg.Clock.MaxDrift.Milliseconds(),
 	}
 }

@@ -89,7 +89,7 @@ type Node struct {
 
 // Sync is the [sync] section: tuning of the anti-entropy engine.
 type Sync struct {
-	// BeaconMin is the Trickle minimum interval Imin (default 10s).
+	// BeaconMin is the Trickle minimum interval Imin (default 30s).
 	BeaconMin time.Duration
 	// BeaconMax is the Trickle maximum interval Imax (default 1h).
 	BeaconMax time.Duration
@@ -97,6 +97,10 @@ type Sync struct {
 	Redundancy int
 	// MaxGapBytes bounds the out-of-order event buffer (default 256 KiB).
 	MaxGapBytes int
+	// RelayWindow bounds the random delay before the node relays, on its
+	// radios, events that are new to it (default 8s); 0 ("off") disables
+	// eager relaying.
+	RelayWindow time.Duration
 }
 
 // Clock is the [clock] section.
@@ -240,7 +244,8 @@ func Parse(name string, data []byte) (*Config, error) {
 func setDefaults(c *Config) {
 	c.Node.Identity = "identity"
 	c.Node.LogLevel = "info"
-	c.Sync.BeaconMin = 10 * time.Second
+	c.Sync.BeaconMin = 30 * time.Second
+	c.Sync.RelayWindow = 8 * time.Second
 	c.Sync.BeaconMax = time.Hour
 	c.Sync.Redundancy = 1
 	c.Sync.MaxGapBytes = 256 << 10
@@ -397,7 +402,7 @@ func validName(s string) bool {
 // keys lists the accepted keys per section, for "unknown key" hints.
 var keys = map[string][]string{
 	"node":    {"name", "identity", "log_level"},
-	"sync":    {"beacon_min", "beacon_max", "redundancy", "max_gap_bytes"},
+	"sync":    {"beacon_min", "beacon_max", "redundancy", "max_gap_bytes", "relay_window"},
 	"clock":   {"max_drift"},
 	"storage": {"segment_bytes"},
 	"control": {"socket"},
@@ -456,6 +461,12 @@ func setKey(c *Config, section, key, val string) error {
 		c.Sync.BeaconMax, err = duration(val, time.Second, 7*24*time.Hour)
 	case "sync.redundancy":
 		c.Sync.Redundancy, err = intRange(val, 1, 100)
+	case "sync.relay_window":
+		if val == "off" || val == "0" {
+			c.Sync.RelayWindow = 0
+		} else {
+			c.Sync.RelayWindow, err = duration(val, 100*time.Millisecond, 10*time.Minute)
+		}
 	case "sync.max_gap_bytes":
 		c.Sync.MaxGapBytes, err = intRange(val, 4096, 64<<20)
 	case "clock.max_drift":

@@ -14,7 +14,7 @@ func TestDefaultParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Node.Identity != "identity" || c.Sync.BeaconMin != 10*time.Second || len(c.Interfaces) != 0 {
+	if c.Node.Identity != "identity" || c.Sync.BeaconMin != 30*time.Second || c.Sync.RelayWindow != 8*time.Second || len(c.Interfaces) != 0 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }
@@ -89,6 +89,7 @@ func TestErrorsNameFileLineAndReason(t *testing.T) {
 		{"[interface a]\ntype = rnode\nport=/dev/a\n[interface a]\n", `bad.conf:4: interface "a" defined twice (first on line 1)`},
 		{"[sync]\nbeacon_min = 10\n", `bad.conf:2: [sync]: beacon_min: "10" is not a duration`},
 		{"[sync]\nbeacon_min = 1m\nbeacon_max = 30s\n", `bad.conf:3: [sync]: beacon_max is smaller than beacon_min`},
+		{"[sync]\nrelay_window = soon\n", `bad.conf:2: [sync]: relay_window: "soon" is not a duration`},
 		{"[node\n", `bad.conf:1: section header "[node" is missing ']'`},
 		{"[node]\njust words\n", `bad.conf:2: expected key = value`},
 		{"[clock]\ngps = /dev/ttyS0\n", `bad.conf:2: [clock]: gps: GPS time is not supported yet`},
@@ -174,5 +175,17 @@ sync = both
 	var ce *Error
 	if !errors.As(err, &ce) || ce.Line != 4 || !strings.Contains(ce.Msg, "group, links or both") {
 		t.Fatalf("bad sync value: %v", err)
+	}
+}
+
+func TestRelayWindow(t *testing.T) {
+	for src, want := range map[string]time.Duration{"off": 0, "0": 0, "3s": 3 * time.Second} {
+		c, err := Parse("m.conf", []byte("[sync]\nrelay_window = "+src+"\n"))
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if c.Sync.RelayWindow != want {
+			t.Errorf("relay_window = %s: %v, want %v", src, c.Sync.RelayWindow, want)
+		}
 	}
 }

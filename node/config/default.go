@@ -17,9 +17,14 @@ log_level = info
 
 [sync]
 # Trickle beacon interval bounds (RFC 6206 Imin / Imax) and suppression constant k.
-beacon_min = 10s
+beacon_min = 30s
 beacon_max = 1h
 redundancy = 1
+# Relay events new to this node on its radios after a random delay up to
+# this long, unless a neighbour is heard sending them first; "off" leaves
+# relaying to the beacon/frontier exchange (cheaper when every node hears
+# every other, slower and costlier in a multi-hop mesh).
+relay_window = 8s
 # Bound on out-of-order events held while waiting for a gap to fill.
 max_gap_bytes = 262144
 
