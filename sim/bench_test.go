@@ -19,7 +19,7 @@ func benchScenario(b *testing.B, sc *scenario.Scenario) {
 	var realWall, baseWall time.Duration
 	for range b.N {
 		t0 := time.Now()
-		f, _, err := runOne(sc, sc.Seed, newRealProto())
+		f, _, err := runOne(sc, sc.Seed, newRealProto(sc))
 		if err != nil {
 			b.Fatal(err)
 		}

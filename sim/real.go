@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"time"
 
 	"github.com/meshlogd/meshlogd/node/airtime"
@@ -20,13 +21,14 @@ import (
 // (member-add events); every node starts with that prefix, as if it had
 // been set up at base camp.
 type realProto struct {
+	sync    scenario.Sync
 	ids     []*rns.Identity
 	genesis feed.Signed
 	setup   []feed.Signed
 	index   map[rns.Hash]int
 }
 
-func newRealProto() protocol { return &realProto{} }
+func newRealProto(sc *scenario.Scenario) protocol { return &realProto{sync: sc.Sync} }
 
 func (p *realProto) name() string {
 	return "meshlogd (node/gossip + node/feed + node/view, Reticulum GROUP packets, RNode framing)"
@@ -86,6 +88,23 @@ func (p *realProto) prepare(ids []*rns.Identity, _ uint64) error {
 	return nil
 }
 
+// engineConfig is what the node runtime gives the engine of a radio node
+// (node.Node's engineConfig) with the scenario's sync section: AwaitSent,
+// Trickle bounds, the relay window.
+func (p *realProto) engineConfig(id *rns.Identity, rnd func() uint64) gossip.Config {
+	y := p.sync
+	doublings := 0
+	if ratio := y.BeaconMax / y.BeaconMin; ratio > 1 {
+		doublings = bits.Len64(uint64(ratio)) - 1
+	}
+	relay := y.RelayWindow.Milliseconds()
+	if relay <= 0 {
+		relay = -1 // off
+	}
+	return gossip.Config{Identity: id, PayloadLimit: gossip.DefaultPayloadLimit, Rand: rnd, AwaitSent: true,
+		TrickleIminMs: y.BeaconMin.Milliseconds(), TrickleDoublings: doublings, RelayWindowMs: relay}
+}
+
 func (p *realProto) start(env nodeEnv) (engine, error) {
 	log, err := feed.NewLog(p.genesis, feed.Config{})
 	if err != nil {
@@ -108,8 +127,7 @@ func (p *realProto) start(env nodeEnv) (engine, error) {
 	rnd := env.rand
 	// AwaitSent: the runtime's duty-cycle queue may hold messages back for
 	// long; the engine then paces itself by what really went on air.
-	e, err := gossip.New(gossip.Config{Identity: env.identity, PayloadLimit: gossip.DefaultPayloadLimit,
-		Rand: rnd.Uint64, AwaitSent: true}, log, env.now.Milliseconds())
+	e, err := gossip.New(p.engineConfig(env.identity, rnd.Uint64), log, env.now.Milliseconds())
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ func Run(sc *scenario.Scenario, opt Options) (*Report, error) {
 	if opt.SeedSet {
 		seed = opt.Seed
 	}
-	f, d, err := runOne(sc, seed, newRealProto())
+	f, d, err := runOne(sc, seed, newRealProto(sc))
 	if err != nil {
 		return nil, err
 	}

@@ -307,3 +307,27 @@ func TestLinkLossChange(t *testing.T) {
 		t.Fatalf("phases %+v", r.Detail.Phases)
 	}
 }
+
+// TestSyncSectionReachesEngines: the scenario's sync section configures
+// every node's engine — with relaying off the default scenario still
+// converges, and what goes on air differs.
+func TestSyncSectionReachesEngines(t *testing.T) {
+	on := scenario.Default()
+	off := scenario.Default()
+	off.Sync.RelayWindow = 0
+	ron, err := Run(on, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roff, err := Run(off, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ron.Converged || !roff.Converged {
+		t.Fatalf("converged: relay on %v, off %v", ron.Converged, roff.Converged)
+	}
+	if ron.FramesOnAir == roff.FramesOnAir && ron.BytesOnAir == roff.BytesOnAir {
+		t.Fatalf("relay_window off changed nothing on air (%d frames)", ron.FramesOnAir)
+	}
+	t.Logf("bytes on air ÷ event bytes: relay on %.2f, off %.2f", float64(ron.BytesOnAir)/float64(ron.EventBytes), float64(roff.BytesOnAir)/float64(roff.EventBytes))
+}

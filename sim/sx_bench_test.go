@@ -34,12 +34,12 @@ func BenchmarkSX127xNodes(b *testing.B) {
 	var handoffs uint64
 	for range b.N {
 		t0 := time.Now()
-		if _, _, err := runOne(plain, plain.Seed, newRealProto()); err != nil {
+		if _, _, err := runOne(plain, plain.Seed, newRealProto(plain)); err != nil {
 			b.Fatal(err)
 		}
 		simWall += time.Since(t0)
 		t0 = time.Now()
-		_, d, err := runOne(mixed, mixed.Seed, newRealProto())
+		_, d, err := runOne(mixed, mixed.Seed, newRealProto(mixed))
 		if err != nil {
 			b.Fatal(err)
 		}

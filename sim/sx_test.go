@@ -267,7 +267,7 @@ func TestSX127xDownUp(t *testing.T) {
 		          {"at":"8m","node":"a","up":true},
 		          {"at":"9m","node":"a","create":{"record":"after","type":"t"}}],
 		"until":"30m"}`)
-	w, err := newWorld(sc, sc.Seed, newRealProto())
+	w, err := newWorld(sc, sc.Seed, newRealProto(sc))
 	if err != nil {
 		t.Fatal(err)
 	}

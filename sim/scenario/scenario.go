@@ -59,6 +59,14 @@ type Radio struct {
 	Preamble   int           // preamble symbols N (RNode rule when 0)
 }
 
+// Sync tunes every node's sync engine, with the meanings and defaults of
+// the [sync] section of meshlogd.conf.
+type Sync struct {
+	BeaconMin   time.Duration // Trickle Imin (default 30s)
+	BeaconMax   time.Duration // Trickle Imax, rounded down to BeaconMin·2^k (default 1h)
+	RelayWindow time.Duration // eager relay delay bound; 0 = off (default 8s)
+}
+
 // Node is one simulated node.
 type Node struct {
 	Name   string
@@ -118,6 +126,7 @@ type Scenario struct {
 	Description       string
 	Seed              uint64
 	Radio             Radio
+	Sync              Sync
 	Nodes             []Node
 	RangeKm           float64
 	Loss              float64 // default per-frame loss of range-based links
@@ -323,6 +332,7 @@ func Parse(data []byte) (*Scenario, error) {
 		Name: "scenario",
 		Radio: Radio{FreqMHz: 868.1, BWkHz: 125, SF: 9, CR: 5, TxDBm: 14,
 			DutyCycle: 0.01, DutyWindow: time.Hour},
+		Sync:              Sync{BeaconMin: 30 * time.Second, BeaconMax: time.Hour, RelayWindow: 8 * time.Second},
 		RangeKm:           3,
 		Until:             time.Hour,
 		PersistDelay:      20 * time.Millisecond,
@@ -344,6 +354,11 @@ func Parse(data []byte) (*Scenario, error) {
 	s.Seed = uint64(seed)
 	if r, ok := root.raw("radio"); ok {
 		if err := parseRadio(r, &s.Radio); err != nil {
+			return nil, err
+		}
+	}
+	if r, ok := root.raw("sync"); ok {
+		if err := parseSync(r, &s.Sync); err != nil {
 			return nil, err
 		}
 	}
@@ -394,6 +409,36 @@ func Parse(data []byte) (*Scenario, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+func parseSync(raw json.RawMessage, y *Sync) error {
+	o, err := decodeObject("sync", raw)
+	if err != nil {
+		return err
+	}
+	if err := o.duration("beacon_min", &y.BeaconMin); err != nil {
+		return err
+	}
+	if y.BeaconMin < time.Second || y.BeaconMin > 24*time.Hour {
+		return errf("sync.beacon_min", "want 1s..24h")
+	}
+	if err := o.duration("beacon_max", &y.BeaconMax); err != nil {
+		return err
+	}
+	if y.BeaconMax < y.BeaconMin || y.BeaconMax > 7*24*time.Hour {
+		return errf("sync.beacon_max", "want beacon_min..168h")
+	}
+	if r, ok := o.raw("relay_window"); ok {
+		var v string
+		if json.Unmarshal(r, &v) == nil && v == "off" {
+			y.RelayWindow = 0
+		} else if err := o.duration("relay_window", &y.RelayWindow); err != nil {
+			return err
+		} else if y.RelayWindow < 100*time.Millisecond || y.RelayWindow > 10*time.Minute {
+			return errf("sync.relay_window", "want \"off\" or 100ms..10m")
+		}
+	}
+	return o.finish()
 }
 
 func parseRadio(raw json.RawMessage, r *Radio) error {

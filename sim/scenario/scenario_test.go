@@ -93,6 +93,10 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top key", `{` + base + `,"sead":1}`, "sead", "unknown key"},
 		{"unknown radio key", `{` + base + `,"radio":{"sf":9,"power":3}}`, "radio.power", "unknown key"},
 		{"bad sf", `{` + base + `,"radio":{"sf":13}}`, "radio.sf", "out of range"},
+		{"bad relay window", `{` + base + `,"sync":{"relay_window":"10ms"}}`, "sync.relay_window", "100ms..10m"},
+		{"relay window not a duration", `{` + base + `,"sync":{"relay_window":true}}`, "sync.relay_window", "duration"},
+		{"beacon_max below min", `{` + base + `,"sync":{"beacon_min":"1m","beacon_max":"30s"}}`, "sync.beacon_max", "beacon_min"},
+		{"unknown sync key", `{` + base + `,"sync":{"relay":"off"}}`, "sync.relay", "unknown key"},
 		{"sf not integer", `{` + base + `,"radio":{"sf":9.5}}`, "radio.sf", "integer"},
 		{"bad duty", `{` + base + `,"radio":{"duty_cycle":0}}`, "radio.duty_cycle", "duty_cycle"},
 		{"no nodes", `{"nodes":[]}`, "nodes", "at least one node"},
@@ -208,4 +212,22 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSyncSection(t *testing.T) {
+	base := `"nodes":[{"name":"a","pos":[0,0]},{"name":"b","pos":[1,0]}]`
+	sc, err := Parse([]byte(`{` + base + `}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Sync != (Sync{BeaconMin: 30 * time.Second, BeaconMax: time.Hour, RelayWindow: 8 * time.Second}) {
+		t.Fatalf("defaults %+v", sc.Sync)
+	}
+	sc, err = Parse([]byte(`{` + base + `,"sync":{"beacon_min":"10s","beacon_max":"20m","relay_window":"off"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Sync != (Sync{BeaconMin: 10 * time.Second, BeaconMax: 20 * time.Minute}) {
+		t.Fatalf("parsed %+v", sc.Sync)
+	}
 }
