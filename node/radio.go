@@ -172,6 +172,15 @@ func (p *radioPort) transmitLoop(ctx context.Context) {
 		p.mu.Unlock()
 		if ok {
 			err := p.radio.Send(ctx, f.Payload)
+			if err == nil {
+				// Carrier sense may have held the frame after the
+				// scheduler released (and recorded) it: move the record
+				// to when it really went on air, so that no window of
+				// the duty-cycle budget holds more than it should.
+				p.mu.Lock()
+				p.sched.Budget().Shift(p.n.clock.now().Add(-f.Airtime))
+				p.mu.Unlock()
+			}
 			if f.OnSent != nil {
 				f.OnSent() // on air, or failed for good: either way the engine may go on
 			}

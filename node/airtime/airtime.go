@@ -152,6 +152,27 @@ func (b *Budget) Record(start time.Time, d time.Duration) {
 	b.total += d
 }
 
+// Shift moves the most recently recorded transmission so that it starts
+// at start, when that is later than where it was recorded. A runtime
+// records a frame when its Scheduler releases it (Next), but a radio with
+// carrier sense may put it on air later; shifting the record to when it
+// really went out keeps every window's sum exact, so that no window ever
+// holds more than the budget. Call it before the next transmission is
+// recorded.
+func (b *Budget) Shift(start time.Time) {
+	n := len(b.txs)
+	if n == 0 || !start.After(b.txs[n-1].start) {
+		return
+	}
+	if n > 1 && outOfOrder(b.txs[n-2], b.txs[n-1]) {
+		b.disorder--
+	}
+	b.txs[n-1].start = start
+	if n > 1 && outOfOrder(b.txs[n-2], b.txs[n-1]) {
+		b.disorder++
+	}
+}
+
 // Allowed reports whether a transmission of d may start at now when it may
 // use the given share (0 < share ≤ 1) of the budget. Usage is measured so
 // that, over every window ending during the transmission, the total stays

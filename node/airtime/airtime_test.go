@@ -197,3 +197,40 @@ func TestFastPathMatchesScan(t *testing.T) {
 		}
 	}
 }
+
+// TestShiftKeepsWindowsExact: a frame released at t but on air only after
+// carrier sense is moved to where it really was; the window sums then
+// match a scan of the true intervals, and a frame that would cross the
+// budget in a later window is held back.
+func TestShiftKeepsWindowsExact(t *testing.T) {
+	b, _ := NewBudget(0.1, time.Minute) // 6 s per minute
+	b.Record(t0, 3*time.Second)
+	b.Shift(t0.Add(-time.Second)) // never earlier
+	if b.txs[0].start != t0 {
+		t.Fatalf("shifted earlier: %v", b.txs[0].start.Sub(t0))
+	}
+	b.Shift(t0.Add(20 * time.Second)) // CSMA held it 20 s
+	b.Record(t0.Add(25*time.Second), 3*time.Second)
+	b.Shift(t0.Add(24 * time.Second)) // earlier than recorded: ignored
+	ref := &Budget{window: b.window, limit: b.limit, txs: append([]tx(nil), b.txs...), disorder: 1}
+	for _, at := range []time.Duration{0, 10 * time.Second, 23 * time.Second, 50 * time.Second, 79 * time.Second} {
+		from, to := t0.Add(at-time.Minute), t0.Add(at)
+		if got, want := b.usedIn(from, to), ref.usedInScan(from, to); got != want {
+			t.Fatalf("window ending %v: %v, scan %v", at, got, want)
+		}
+	}
+	if b.Allowed(t0.Add(30*time.Second), time.Second, 1) {
+		t.Fatal("a 7th second inside the minute after the shifted frames was allowed")
+	}
+	at, err := b.NextAllowed(t0.Add(30*time.Second), time.Second, 1)
+	if err != nil || at != t0.Add(80*time.Second) {
+		t.Fatalf("next allowed %v %v, want 80s (the window [21s, 81s] holds 2+3 s)", at.Sub(t0), err)
+	}
+	// Shifting into an overlap turns the fast path off; it stays exact.
+	b.Record(t0.Add(90*time.Second), time.Second)
+	b.Record(t0.Add(91*time.Second), time.Second)
+	b.Shift(t0.Add(91500 * time.Millisecond))
+	if b.disorder != 0 {
+		t.Fatalf("disorder %d after a shift that keeps order", b.disorder)
+	}
+}
