@@ -262,17 +262,10 @@ func (w *world) submit(nd *simNode, ep int) {
 		return // kicked again when the radio is ready
 	}
 	now := w.q.now
-	f, ok, retry := nd.sched.Next(epochTime.Add(now))
+	f, kind, msg, pkt, ok := w.release(nd, ep)
 	if !ok {
-		if !retry.IsZero() {
-			nd.attemptPending = true
-			w.q.at(retry.Sub(epochTime), func() { w.attempt(nd, ep) })
-		}
 		return
 	}
-	ml := int(f.Payload[1])<<8 | int(f.Payload[2])
-	kind := w.kindNames[f.Payload[0]]
-	msg, pkt := f.Payload[frameHeader:frameHeader+ml], f.Payload[frameHeader+ml:]
 	done, err := x.dev.Submit(context.Background(), pkt)
 	if err != nil {
 		nd.drops++

@@ -588,17 +588,10 @@ func (w *world) attempt(nd *simNode, ep int) {
 		w.q.at(end+w.backoff(nd), func() { w.attempt(nd, ep) })
 		return
 	}
-	f, ok, retry := nd.sched.Next(epochTime.Add(now))
+	_, kind, msg, pkt, ok := w.release(nd, ep)
 	if !ok {
-		if !retry.IsZero() {
-			nd.attemptPending = true
-			w.q.at(retry.Sub(epochTime), func() { w.attempt(nd, ep) })
-		}
 		return
 	}
-	ml := int(f.Payload[1])<<8 | int(f.Payload[2])
-	kind := w.kindNames[f.Payload[0]]
-	msg, pkt := f.Payload[frameHeader:frameHeader+ml], f.Payload[frameHeader+ml:]
 	frames, err := hal.EncodeFrames(byte(nd.rng.Uint32()), pkt)
 	if err != nil {
 		nd.drops++
@@ -670,6 +663,25 @@ func (w *world) beginFrame(nd *simNode, data []byte, dur time.Duration, cf *sx12
 		}
 	}
 	return f
+}
+
+// release takes the next frame the node's airtime scheduler lets go now
+// and splits it into the message kind, the sync message (for Sent) and the
+// packet. When nothing may go yet it schedules the next attempt for when
+// the budget allows, and reports false.
+func (w *world) release(nd *simNode, ep int) (f airtime.Frame, kind string, msg, pkt []byte, ok bool) {
+	f, ok, retry := nd.sched.Next(epochTime.Add(w.q.now))
+	if !ok {
+		if !retry.IsZero() {
+			nd.attemptPending = true
+			w.q.at(retry.Sub(epochTime), func() { w.attempt(nd, ep) })
+		}
+		return f, "", nil, nil, false
+	}
+	ml := int(f.Payload[1])<<8 | int(f.Payload[2])
+	kind = w.kindNames[f.Payload[0]]
+	msg, pkt = f.Payload[frameHeader:frameHeader+ml], f.Payload[frameHeader+ml:]
+	return f, kind, msg, pkt, true
 }
 
 // frameHeader is what enqueue puts in front of the message and the packet
