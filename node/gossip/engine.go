@@ -158,7 +158,10 @@ type Engine struct {
 	// membersChanged: an accepted event changed the membership since the
 	// stash was last retried (a stashed run's author may now resolve).
 	membersChanged bool
-	now            int64 // latest time seen
+	// floodIn holds events accepted from pushes (KindPush) and not yet
+	// durable: once durable they are relayed (bounded by MaxClaims authors).
+	floodIn map[rns.Hash]*seqSet
+	now     int64 // latest time seen
 }
 
 // channel is the per-destination sync state: the broadcast channel or one
@@ -183,6 +186,9 @@ type channel struct {
 	// first removes them (suppress).
 	relay   map[rns.Hash]*seqSet
 	relayAt map[rns.Hash]int64
+	// flood marks the parts of push that are fresh events being flooded
+	// (our own new events, relays): they go out as KindPush.
+	flood   map[rns.Hash]*seqSet
 	sent    map[rns.Hash]sentMark
 	sigDebt map[rns.Hash]int // unsigned run bytes sent since the last signature
 
@@ -244,6 +250,7 @@ func New(cfg Config, log *feed.Log, nowMs int64) (*Engine, error) {
 		claims:   map[rns.Hash]*claim{},
 		tails:    map[rns.Hash]tail{},
 		pend:     map[rns.Hash]*seqSet{},
+		floodIn:  map[rns.Hash]*seqSet{},
 		now:      nowMs,
 	}
 	id := log.DatasetID()
@@ -271,6 +278,7 @@ func (e *Engine) newChannel(p PeerID, limit int, now int64) *channel {
 		pushDue:        -1,
 		relay:          map[rns.Hash]*seqSet{},
 		relayAt:        map[rns.Hash]int64{},
+		flood:          map[rns.Hash]*seqSet{},
 		sent:           map[rns.Hash]sentMark{},
 		sigDebt:        map[rns.Hash]int{},
 		wants:          map[rns.Hash][]WantRange{},
@@ -426,11 +434,13 @@ func (e *Engine) Advance(rd Ready) {
 			// (batched by AppendDelayMs).
 			e.forChannels(func(ch *channel) {
 				e.schedulePush(ch, self, s.Seq, s.Seq, e.now+e.cfg.AppendDelayMs, false)
+				markSet(ch.flood, self, s.Seq, s.Seq)
 			})
-		case e.cfg.RelayWindowMs > 0:
-			// Someone else's event, new to us: relay it on the broadcast
-			// channel after a random delay, unless a neighbour is heard
-			// sending it first (suppress): counter-based flooding.
+		case e.takeFloodIn(s.Author, s.Seq) && e.cfg.RelayWindowMs > 0:
+			// Someone else's fresh event (it came in a push), new to us:
+			// relay it on the broadcast channel after a random delay,
+			// unless a neighbour is heard sending it first (suppress):
+			// counter-based flooding.
 			e.scheduleRelay(e.bcast, s.Author, s.Seq)
 		}
 	}

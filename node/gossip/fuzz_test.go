@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -218,6 +219,14 @@ func checkReady(t *testing.T, e *Engine) {
 func TestWriteFuzzCorpus(t *testing.T) {
 	dirs := map[string][][]byte{}
 	seeds := fuzzSeeds(t)
+	for _, sd := range seeds {
+		if len(sd) > 0 && Kind(sd[0]) == KindSlice {
+			push := bytes.Clone(sd)
+			push[0] = byte(KindPush) // the same run, flooded
+			seeds = append(seeds, push)
+			break
+		}
+	}
 	for _, m := range sampleMsgs() {
 		dirs["FuzzDecode"] = append(dirs["FuzzDecode"], m.AppendTo(nil))
 	}

@@ -116,9 +116,10 @@ func (e *Engine) onFrontier(ch *channel, m *Frontier, now int64) {
 		}
 	}
 	// Note what they have that we lack.
-	lack := false
+	lack, behind := false, false
 	for _, en := range m.Entries {
 		if en.Seq > e.log.Seq(en.Author) {
+			behind = true
 			e.noteClaim(ch.peer, en.Author, en.Seq, now)
 			if en.Seq > e.reach(en.Author) {
 				lack = true
@@ -128,9 +129,11 @@ func (e *Engine) onFrontier(ch *channel, m *Frontier, now int64) {
 	ch.servedValid = false
 	if lack {
 		e.scheduleFrontier(ch, now)
-	} else if m.First && m.Last {
+	} else if m.First && m.Last && !behind {
 		// They hold nothing we lack and our answers will bring them up
-		// to date: our frontier would tell nobody anything.
+		// to date: our frontier would tell nobody anything. (Not when
+		// what we lack is only pending here: if that is dropped, their
+		// beacons must make us ask again.)
 		ch.frontierDue = -1
 		ch.servedHash, ch.servedValid = m.Hash, true
 	}
@@ -225,7 +228,7 @@ func (e *Engine) onSlice(ch *channel, m *Slice, now int64) {
 		case errors.Is(err, feed.ErrUnknownPrev) && ok:
 			// An earlier chunk of this transfer was lost: keep the run
 			// until the gap is filled, and note what we hold.
-			e.stashRun(ch, m.Run, prefix, seq, count, now)
+			e.stashRun(ch, m.Run, m.Push, prefix, seq, count, now)
 		case errors.Is(err, feed.ErrUnknownAuthor), errors.Is(err, feed.ErrUnknownPrev):
 			// Normal while membership is on its way.
 		default:
@@ -233,7 +236,7 @@ func (e *Engine) onSlice(ch *channel, m *Slice, now int64) {
 		}
 		return
 	}
-	e.ingestRun(ch, evs, now)
+	e.ingestRun(ch, evs, m.Push, now)
 	e.retryStash(evs[0].Author, now)
 }
 
@@ -247,7 +250,7 @@ func decodeSlice(run []byte, r feed.Resolver) ([]feed.Signed, error) {
 }
 
 // ingestRun feeds a decoded run to the log.
-func (e *Engine) ingestRun(ch *channel, evs []feed.Signed, now int64) {
+func (e *Engine) ingestRun(ch *channel, evs []feed.Signed, push bool, now int64) {
 	a, from := evs[0].Author, evs[0].Seq
 	last := from + uint64(len(evs)) - 1
 	e.suppress(ch, a[:], from, last)
@@ -265,6 +268,13 @@ func (e *Engine) ingestRun(ch *channel, evs []feed.Signed, now int64) {
 			e.notePending(s.Author, s.Seq, s.Seq)
 		}
 		progress = progress || !res.Duplicate
+		if push {
+			for _, acc := range res.Accepted {
+				if acc.Author == s.Author && (e.floodIn[acc.Author] != nil || len(e.floodIn) < e.cfg.MaxClaims) {
+					markSet(e.floodIn, acc.Author, acc.Seq, acc.Seq)
+				}
+			}
+		}
 		e.handleResult(ch.peer, res, now)
 	}
 	if c := e.claims[a]; c != nil && progress {
@@ -299,6 +309,7 @@ func (e *Engine) notePending(a rns.Hash, from, to uint64) {
 // is missing (an earlier chunk was lost).
 type stashed struct {
 	peer   PeerID
+	push   bool // it came in a push (KindPush)
 	run    []byte
 	prefix []byte // the run's author prefix (aliases run)
 	seq    uint64 // its first seq
@@ -306,7 +317,7 @@ type stashed struct {
 
 // stashRun keeps a run whose predecessor is unknown, within
 // Config.StashBytes (oldest dropped first).
-func (e *Engine) stashRun(ch *channel, run, prefix []byte, seq, count uint64, now int64) {
+func (e *Engine) stashRun(ch *channel, run []byte, push bool, prefix []byte, seq, count uint64, now int64) {
 	if len(run) > e.cfg.StashBytes {
 		return
 	}
@@ -320,7 +331,7 @@ func (e *Engine) stashRun(ch *channel, run, prefix []byte, seq, count uint64, no
 		e.stash = e.stash[1:]
 	}
 	c := bytes.Clone(run)
-	e.stash = append(e.stash, stashed{peer: ch.peer, run: c, prefix: c[1 : 1+len(prefix)], seq: seq})
+	e.stash = append(e.stash, stashed{peer: ch.peer, push: push, run: c, prefix: c[1 : 1+len(prefix)], seq: seq})
 	e.stashBytes += len(run)
 	if a, err := e.log.ResolveAuthor(prefix); err == nil && e.log.IsMember(a) {
 		e.notePending(a, seq, seq+count-1)
@@ -382,7 +393,7 @@ func (e *Engine) retryStash(author rns.Hash, now int64) {
 			if ch == nil {
 				ch = e.bcast
 			}
-			e.ingestRun(ch, evs, now)
+			e.ingestRun(ch, evs, s.push, now)
 			touched = append(touched, evs[0].Author)
 			all = all || e.membersChanged
 			e.membersChanged = false

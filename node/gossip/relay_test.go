@@ -40,7 +40,7 @@ func TestRelayCrossesHiddenNodes(t *testing.T) {
 			if n := nw.msgsByKind[KindFrontier] + nw.msgsByKind[KindWant]; n != 0 {
 				t.Fatalf("relay needed %d frontiers/wants", n)
 			}
-			if n := nw.msgsByKind[KindSlice]; n != 2 {
+			if n := nw.msgsByKind[KindSlice] + nw.msgsByKind[KindPush]; n != 2 {
 				t.Fatalf("%d slices, want 2 (the push and one relay)", n)
 			}
 		}
@@ -59,7 +59,7 @@ func TestRelaySuppressedByNeighbour(t *testing.T) {
 		if !nw.converged() {
 			t.Fatalf("seed %d: not converged:\n%s", seed, nw.describe())
 		}
-		if n := nw.msgsByKind[KindSlice]; n != 2 {
+		if n := nw.msgsByKind[KindSlice] + nw.msgsByKind[KindPush]; n != 2 {
 			t.Fatalf("seed %d: %d slices, want 2 (push + one relay, the other 3 suppressed)", seed, n)
 		}
 	}
@@ -103,5 +103,49 @@ func TestPaceStretchesWithLoad(t *testing.T) {
 	}
 	if len(e.bcast.heard) > maxLoadMarks {
 		t.Fatalf("%d load marks kept, bound %d", len(e.bcast.heard), maxLoadMarks)
+	}
+}
+
+// TestAnswersAreNotRelayed: events that arrive in a plain slice (an answer
+// to a frontier or a want: the neighbours that needed them asked, and hear
+// the answer too) are not relayed; the same events in a push are.
+func TestAnswersAreNotRelayed(t *testing.T) {
+	fx := getFixture(t)
+	src := fx.engine(t, 0, 1)
+	for _, s := range fx.events[len(fx.events)-2:] {
+		if _, err := src.log.Restore(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := fx.events[len(fx.events)-1]
+	from := last.Seq - 1
+	for _, push := range []bool{false, true} {
+		e := fx.engine(t, 2, 9)
+		run, err := feed.EncodeRun(nil, src.log.Range(last.Author, from, last.Seq), feed.RunOpts{AuthorBytes: src.log.AuthorPrefixLen(last.Author)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := &Slice{Tag: e.tag, Run: run, Push: push}
+		if err := e.Step(Broadcast, msg.AppendTo(nil), 20_000); err != nil {
+			t.Fatal(err)
+		}
+		rd := e.Ready()
+		if len(rd.Persist) != 2 {
+			t.Fatalf("push %v: %d events accepted, want 2", push, len(rd.Persist))
+		}
+		e.Advance(rd)
+		if got := len(e.bcast.relay) > 0; got != push {
+			t.Fatalf("push %v: relay scheduled %v", push, got)
+		}
+		msgs := collect(t, e, 20_000+DefaultRelayWindowMs+1)
+		pushes := 0
+		for _, m := range msgs {
+			if Kind(m.Payload[0]) == KindPush {
+				pushes++
+			}
+		}
+		if (pushes > 0) != push {
+			t.Fatalf("push %v: %d pushes sent", push, pushes)
+		}
 	}
 }

@@ -175,6 +175,7 @@ func (e *Engine) suppress(ch *channel, prefix []byte, from, last uint64) {
 			if set.empty() {
 				delete(ch.push, a)
 			}
+			unmarkSet(ch.flood, a, from, last)
 		}
 	}
 	for a, set := range ch.relay {
@@ -206,6 +207,37 @@ func (e *Engine) scheduleRelay(ch *channel, a rns.Hash, seq uint64) {
 	set.add(seq, seq)
 }
 
+// markSet adds from..to of author a to the set m[a].
+func markSet(m map[rns.Hash]*seqSet, a rns.Hash, from, to uint64) {
+	set := m[a]
+	if set == nil {
+		set = &seqSet{}
+		m[a] = set
+	}
+	set.add(from, to)
+}
+
+// unmarkSet removes from..to of author a from the set m[a].
+func unmarkSet(m map[rns.Hash]*seqSet, a rns.Hash, from, to uint64) {
+	if set := m[a]; set != nil {
+		set.remove(from, to)
+		if set.empty() {
+			delete(m, a)
+		}
+	}
+}
+
+// takeFloodIn reports whether event seq of author a came in a push, and
+// forgets it.
+func (e *Engine) takeFloodIn(a rns.Hash, seq uint64) bool {
+	set := e.floodIn[a]
+	if set == nil || !set.contains(seq) {
+		return false
+	}
+	unmarkSet(e.floodIn, a, seq, seq)
+	return true
+}
+
 // releaseRelays moves relays that fell due into ch's send queue.
 func (e *Engine) releaseRelays(ch *channel, now int64) {
 	if len(ch.relay) == 0 {
@@ -217,6 +249,7 @@ func (e *Engine) releaseRelays(ch *channel, now int64) {
 		}
 		for _, sp := range ch.relay[a].spans {
 			e.schedulePush(ch, a, sp.From, sp.To, now, true)
+			markSet(ch.flood, a, sp.From, sp.To)
 		}
 		delete(ch.relay, a)
 		delete(ch.relayAt, a)

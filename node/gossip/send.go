@@ -311,14 +311,20 @@ func (e *Engine) sendSlice(ch *channel, now int64) bool {
 			dur := e.durable[a]
 			if sp.From > dur {
 				set.remove(sp.From, sp.To)
+				unmarkSet(ch.flood, a, sp.From, sp.To)
 				continue
 			}
 			msg, last, open, err := e.buildSlice(ch, a, sp.From, min(sp.To, dur), dur)
 			if err != nil {
 				e.report(Report{Kind: ReportUnsendable, Peer: ch.peer, Author: a, Seq: sp.From, Err: err})
 				set.remove(sp.From, sp.From)
+				unmarkSet(ch.flood, a, sp.From, sp.From)
 				continue
 			}
+			if f := ch.flood[a]; f != nil && f.contains(sp.From) {
+				msg.Push = true
+			}
+			unmarkSet(ch.flood, a, sp.From, last)
 			set.remove(sp.From, last)
 			if b := ch.bare[a]; b != nil {
 				b.remove(sp.From, last)
@@ -334,12 +340,14 @@ func (e *Engine) sendSlice(ch *channel, now int64) bool {
 			}
 			if set.empty() {
 				delete(ch.push, a)
+				delete(ch.flood, a)
 			}
 			ch.sent[a] = sentMark{to: last, at: now}
 			e.emit(ch, msg)
 			return true
 		}
 		delete(ch.push, a)
+		delete(ch.flood, a)
 	}
 	return false
 }

@@ -25,6 +25,12 @@ const (
 	KindSlice Kind = 0x13
 	// KindWant asks whoever holds them for ranges of events.
 	KindWant Kind = 0x14
+	// KindPush is a slice of fresh events being flooded: an author's own
+	// push of what it just wrote, or a relay of such a push. Receivers to
+	// which its events are new relay them in turn (a plain slice, which
+	// answers a frontier or a want, is not relayed). The body is a
+	// slice's.
+	KindPush Kind = 0x15
 )
 
 // String returns the kind's name.
@@ -38,6 +44,8 @@ func (k Kind) String() string {
 		return "slice"
 	case KindWant:
 		return "want"
+	case KindPush:
+		return "push"
 	}
 	return fmt.Sprintf("kind(0x%02x)", uint8(k))
 }
@@ -151,6 +159,9 @@ type Frontier struct {
 type Slice struct {
 	Tag Tag
 	Run []byte // feed.EncodeRun bytes, the rest of the payload; aliases the decoded buffer
+	// Push marks fresh events being flooded (KindPush): receivers relay
+	// the ones that are new to them.
+	Push bool
 }
 
 // WantRange asks for events From..To (inclusive) of Author.
@@ -178,7 +189,12 @@ func (*Beacon) Kind() Kind { return KindBeacon }
 func (*Frontier) Kind() Kind { return KindFrontier }
 
 // Kind implements Msg.
-func (*Slice) Kind() Kind { return KindSlice }
+func (m *Slice) Kind() Kind {
+	if m.Push {
+		return KindPush
+	}
+	return KindSlice
+}
 
 // Kind implements Msg.
 func (*Want) Kind() Kind { return KindWant }
@@ -242,7 +258,7 @@ func entrySize(e FrontierEntry) int { return entryOverhead + authorSize + uintSi
 
 // AppendTo implements Msg.
 func (m *Slice) AppendTo(dst []byte) []byte {
-	dst = appendHeader(dst, KindSlice, m.Tag)
+	dst = appendHeader(dst, m.Kind(), m.Tag)
 	return append(dst, m.Run...)
 }
 
@@ -390,7 +406,7 @@ func Decode(b []byte, limit int) (Msg, error) {
 		m, err = d.beacon(tag)
 	case KindFrontier:
 		m, err = d.frontier(tag)
-	case KindSlice:
+	case KindSlice, KindPush:
 		m, err = d.slice(tag)
 	case KindWant:
 		m, err = d.want(tag)
@@ -485,7 +501,7 @@ func (d *decoder) slice(tag Tag) (Msg, error) {
 	if len(d.rest) == 0 {
 		return nil, d.fail("run", ErrTruncated)
 	}
-	m := &Slice{Tag: tag, Run: d.rest}
+	m := &Slice{Tag: tag, Run: d.rest, Push: d.kind == KindPush}
 	d.rest = nil
 	return m, nil
 }

@@ -30,6 +30,7 @@ func sampleMsgs() []Msg {
 		&Slice{Tag: testTag, Run: []byte{0x04, 0x03, 0x03, 0x03, 0x03, 0x05, 0x01}},
 		&Want{Tag: testTag, Ranges: []WantRange{{Author: author(4), From: 1, To: 1}, {Author: author(5), From: 200, To: 300}}},
 		&Want{Tag: testTag, Ranges: []WantRange{{Author: author(6), From: 7, To: 9, Bare: true}}},
+		&Slice{Tag: testTag, Run: []byte{0x04, 0x03, 0x03, 0x03, 0x03, 0x05, 0x01}, Push: true},
 	}
 }
 
@@ -46,6 +47,7 @@ func TestWireGolden(t *testing.T) {
 			"93" + "c410" + "04040404040404040404040404040404" + "01" + "01" +
 			"93" + "c410" + "05050505050505050505050505050505" + "ccc8" + "cd012c",
 		"14deadbeef" + "91" + "94" + "c410" + "06060606060606060606060606060606" + "07" + "09" + "01",
+		"15deadbeef" + "04030303030501",
 	}
 	for i, m := range sampleMsgs() {
 		got := hex.EncodeToString(m.AppendTo(nil))
