@@ -112,10 +112,14 @@
 // [0, RelayWindowMs) (an author's events waiting together share one relay
 // time and go out together), unless it hears a neighbour send them first:
 // counter-based flooding, which carries fresh data across a multi-hop mesh
-// without waiting for beacons. Events that arrive in a plain slice (an
-// answer to a frontier or a want, which the neighbours that needed them
-// hear too) are not relayed; everything else moves by the beacon →
-// frontier → slice exchange.
+// without waiting for beacons. Events new to a node that arrive in a plain
+// slice (an answer to a frontier or a want) are relayed the same way,
+// unless the node asked on that channel within the last two minutes (sent
+// a frontier or wants, or heard a frontier equal to its own state, which
+// asks for it too): then the answer is its own, and the neighbours that
+// needed it asked as well and hear it; while such an answer keeps bringing
+// new events it stays the node's own. Everything else moves by the beacon
+// → frontier → slice exchange.
 //
 // Pacing: the pause after each of a channel's data messages is its spacing
 // s (TxSpacingMs, PeerTxSpacingMs for links) stretched by the load heard

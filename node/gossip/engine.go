@@ -209,6 +209,12 @@ type channel struct {
 	// with that hash need slices from us, not our frontier.
 	servedHash  uint64
 	servedValid bool
+
+	// askedAt is when we last asked on this channel (sent a frontier or
+	// wants, or heard a frontier equal to our state, which asks for us):
+	// answers heard soon after are for us and our like, so we do not
+	// relay them.
+	askedAt int64
 }
 
 type sentMark struct {
@@ -285,6 +291,7 @@ func (e *Engine) newChannel(p PeerID, limit int, now int64) *channel {
 		bare:           map[rns.Hash]*seqSet{},
 		wantDue:        -1,
 		nextTx:         now,
+		askedAt:        never,
 		spacing:        e.cfg.TxSpacingMs,
 	}
 	if !p.IsBroadcast() {

@@ -99,6 +99,7 @@ func (e *Engine) onFrontier(ch *channel, m *Frontier, now int64) {
 		// too. Hold our own frontier back.
 		ch.frontierDue = -1
 		ch.frontierSentAt = now
+		ch.askedAt = now
 		return
 	}
 	theirs := make(map[rns.Hash]uint64, len(m.Entries))
@@ -236,7 +237,11 @@ func (e *Engine) onSlice(ch *channel, m *Slice, now int64) {
 		}
 		return
 	}
-	e.ingestRun(ch, evs, m.Push, now)
+	asked := now-ch.askedAt <= askWindowMs
+	if e.ingestRun(ch, evs, m.Push || !asked, now) && asked && !m.Push {
+		// Our answer is still flowing: it stays ours.
+		ch.askedAt = now
+	}
 	e.retryStash(evs[0].Author, now)
 }
 
@@ -249,8 +254,16 @@ func decodeSlice(run []byte, r feed.Resolver) ([]feed.Signed, error) {
 	return evs, err
 }
 
-// ingestRun feeds a decoded run to the log.
-func (e *Engine) ingestRun(ch *channel, evs []feed.Signed, push bool, now int64) {
+// askWindowMs: slices heard this long after we last asked on a channel
+// may be answers to someone else, which we relay (see Engine relaying).
+const askWindowMs = 120_000
+
+// ingestRun feeds a decoded run to the log. Newly accepted events are
+// relayed once durable when relay is set: they came in a push, or in a
+// slice nobody near us asked for recently (an answer to a neighbour we
+// may be the only link to). It reports whether the run brought anything
+// new.
+func (e *Engine) ingestRun(ch *channel, evs []feed.Signed, relay bool, now int64) bool {
 	a, from := evs[0].Author, evs[0].Seq
 	last := from + uint64(len(evs)) - 1
 	e.suppress(ch, a[:], from, last)
@@ -268,7 +281,7 @@ func (e *Engine) ingestRun(ch *channel, evs []feed.Signed, push bool, now int64)
 			e.notePending(s.Author, s.Seq, s.Seq)
 		}
 		progress = progress || !res.Duplicate
-		if push {
+		if relay {
 			for _, acc := range res.Accepted {
 				if acc.Author == s.Author && (e.floodIn[acc.Author] != nil || len(e.floodIn) < e.cfg.MaxClaims) {
 					markSet(e.floodIn, acc.Author, acc.Seq, acc.Seq)
@@ -281,6 +294,7 @@ func (e *Engine) ingestRun(ch *channel, evs []feed.Signed, push bool, now int64)
 		c.attempts = 0 // new data of this author: our wants are being answered
 	}
 	e.noteTail(evs)
+	return progress
 }
 
 // dataFlowing defers wants for author a while its data arrives; once it

@@ -106,9 +106,12 @@ func TestPaceStretchesWithLoad(t *testing.T) {
 	}
 }
 
-// TestAnswersAreNotRelayed: events that arrive in a plain slice (an answer
-// to a frontier or a want: the neighbours that needed them asked, and hear
-// the answer too) are not relayed; the same events in a push are.
+// TestAnswersAreNotRelayed: events that arrive in a plain slice soon after
+// this node asked (here: it heard a frontier equal to its own state, which
+// asks for it too) are an answer that the neighbours that needed it hear
+// as well, and are not relayed; the same slice heard when nobody near it
+// asked is an answer to someone it may be the only link to, and is
+// relayed, and so are the events of a push.
 func TestAnswersAreNotRelayed(t *testing.T) {
 	fx := getFixture(t)
 	src := fx.engine(t, 0, 1)
@@ -118,34 +121,47 @@ func TestAnswersAreNotRelayed(t *testing.T) {
 		}
 	}
 	last := fx.events[len(fx.events)-1]
-	from := last.Seq - 1
-	for _, push := range []bool{false, true} {
+	run, err := feed.EncodeRun(nil, src.log.Range(last.Author, last.Seq-1, last.Seq), feed.RunOpts{AuthorBytes: src.log.AuthorPrefixLen(last.Author)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name         string
+		asked, push  bool
+		wantRelaying bool
+	}{
+		{"answer to us", true, false, false},
+		{"answer to someone else", false, false, true},
+		{"push after we asked", true, true, true},
+	} {
 		e := fx.engine(t, 2, 9)
-		run, err := feed.EncodeRun(nil, src.log.Range(last.Author, from, last.Seq), feed.RunOpts{AuthorBytes: src.log.AuthorPrefixLen(last.Author)})
-		if err != nil {
-			t.Fatal(err)
+		if c.asked {
+			h, _ := e.Digest()
+			same := &Frontier{Tag: e.tag, Hash: h, First: true, Last: true}
+			if err := e.Step(Broadcast, same.AppendTo(nil), 19_000); err != nil {
+				t.Fatal(err)
+			}
 		}
-		msg := &Slice{Tag: e.tag, Run: run, Push: push}
+		msg := &Slice{Tag: e.tag, Run: run, Push: c.push}
 		if err := e.Step(Broadcast, msg.AppendTo(nil), 20_000); err != nil {
 			t.Fatal(err)
 		}
 		rd := e.Ready()
 		if len(rd.Persist) != 2 {
-			t.Fatalf("push %v: %d events accepted, want 2", push, len(rd.Persist))
+			t.Fatalf("%s: %d events accepted, want 2", c.name, len(rd.Persist))
 		}
 		e.Advance(rd)
-		if got := len(e.bcast.relay) > 0; got != push {
-			t.Fatalf("push %v: relay scheduled %v", push, got)
+		if got := len(e.bcast.relay) > 0; got != c.wantRelaying {
+			t.Fatalf("%s: relay scheduled %v", c.name, got)
 		}
-		msgs := collect(t, e, 20_000+DefaultRelayWindowMs+1)
 		pushes := 0
-		for _, m := range msgs {
+		for _, m := range collect(t, e, 20_000+DefaultRelayWindowMs+1) {
 			if Kind(m.Payload[0]) == KindPush {
 				pushes++
 			}
 		}
-		if (pushes > 0) != push {
-			t.Fatalf("push %v: %d pushes sent", push, pushes)
+		if (pushes > 0) != c.wantRelaying {
+			t.Fatalf("%s: %d pushes sent", c.name, pushes)
 		}
 	}
 }

@@ -152,6 +152,7 @@ func (e *Engine) tickChannel(ch *channel, now int64) {
 			n := e.sendFrontier(ch)
 			ch.frontierDue = -1
 			ch.frontierSentAt = now
+			ch.askedAt = now
 			ch.frontierHashSent = e.durHash
 			ch.nextTx = now + int64(n)*e.pace(ch, now)
 			return
@@ -286,6 +287,7 @@ func (e *Engine) sendWants(ch *channel) {
 	}
 	clear(ch.wants)
 	if len(m.Ranges) > 0 {
+		ch.askedAt = e.now
 		e.emit(ch, m)
 	}
 }
